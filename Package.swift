@@ -1,0 +1,155 @@
+// swift-tools-version: 6.2
+import PackageDescription
+
+/// One settings list for every target: Swift 6 language mode with strict concurrency,
+/// plus the upcoming features we want to hold ourselves to.
+let sharedSwiftSettings: [SwiftSetting] = [
+    .swiftLanguageMode(.v6),
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("InternalImportsByDefault"),
+    .enableUpcomingFeature("MemberImportVisibility"),
+]
+
+let package = Package(
+    name: "cinema",
+    platforms: [.macOS(.v15)],
+    products: CinemaService.all.map { .executable(name: $0.executable, targets: [$0.executable]) }
+        + [.executable(name: "gateway", targets: ["gateway"])],
+    dependencies: [
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/vapor/sqlite-kit.git", from: "4.5.2"),
+        .package(url: "https://github.com/vapor/sql-kit.git", from: "3.36.0"),
+        .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
+    ],
+    targets: [
+        // The C module over Debian's librdkafka-dev. Only `Kafka` may import it.
+        .systemLibrary(
+            name: "CRdKafka",
+            path: "CRdKafka",
+            pkgConfig: "rdkafka",
+            providers: [.apt(["librdkafka-dev"])]
+        ),
+        .target(
+            name: "Kafka",
+            dependencies: [
+                "CRdKafka",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: sharedSwiftSettings
+        ),
+        .target(
+            name: "CinemaKit",
+            dependencies: [
+                "Kafka",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "SQLKit", package: "sql-kit"),
+                .product(name: "SQLiteKit", package: "sqlite-kit"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+            ],
+            swiftSettings: sharedSwiftSettings
+        ),
+        .target(
+            name: "Gateway",
+            dependencies: [
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: sharedSwiftSettings
+        ),
+        .executableTarget(
+            name: "gateway",
+            dependencies: ["Gateway", "CinemaKit"],
+            path: "Sources/Executables/gateway",
+            swiftSettings: sharedSwiftSettings
+        ),
+        .testTarget(
+            name: "KafkaTests",
+            dependencies: [
+                "Kafka",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: sharedSwiftSettings
+        ),
+        .testTarget(
+            name: "CinemaKitTests",
+            dependencies: ["CinemaKit", .product(name: "HummingbirdTesting", package: "hummingbird")],
+            swiftSettings: sharedSwiftSettings
+        ),
+        .testTarget(
+            name: "GatewayTests",
+            dependencies: ["Gateway", .product(name: "HummingbirdTesting", package: "hummingbird")],
+            swiftSettings: sharedSwiftSettings
+        ),
+        .testTarget(
+            name: "IntegrationTests",
+            dependencies: [
+                "CinemaKit",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            ],
+            swiftSettings: sharedSwiftSettings
+        ),
+    ] + CinemaService.all.flatMap(\.targets)
+)
+
+/// The five domain services share one shape: a library with the domain, repository, routes and
+/// event handlers; a thin executable that hands it to the kit; and a test target.
+struct CinemaService {
+    let library: String
+    let executable: String
+    var extraDependencies: [Target.Dependency] = []
+
+    static let all: [CinemaService] = [
+        .init(library: "MovieService", executable: "movie"),
+        .init(library: "PaymentService", executable: "payment"),
+        .init(
+            library: "ReservationService", executable: "reservation",
+            extraDependencies: [.product(name: "AsyncHTTPClient", package: "async-http-client")]
+        ),
+        .init(library: "MessageService", executable: "message"),
+        .init(library: "ViewpageService", executable: "viewpage"),
+    ]
+
+    var targets: [Target] {
+        [
+            .target(
+                name: library,
+                dependencies: [
+                    "CinemaKit",
+                    .product(name: "Hummingbird", package: "hummingbird"),
+                    .product(name: "SQLKit", package: "sql-kit"),
+                    .product(name: "Logging", package: "swift-log"),
+                ] + extraDependencies,
+                swiftSettings: sharedSwiftSettings
+            ),
+            .executableTarget(
+                name: executable,
+                dependencies: [.target(name: library), "CinemaKit"],
+                path: "Sources/Executables/\(executable)",
+                swiftSettings: sharedSwiftSettings
+            ),
+            .testTarget(
+                name: "\(library)Tests",
+                dependencies: [
+                    .target(name: library), "CinemaKit",
+                    .product(name: "HummingbirdTesting", package: "hummingbird"),
+                ],
+                swiftSettings: sharedSwiftSettings
+            ),
+        ]
+    }
+}

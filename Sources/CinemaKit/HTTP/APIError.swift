@@ -1,0 +1,82 @@
+public import Hummingbird
+import HTTPTypes
+import Logging
+
+/// The one error shape every service and the gateway answer with:
+/// `{"status":400,"error":"Bad Request","message":"movieId must be an integer","field":"movieId","path":"/reservations"}`.
+public struct APIError: Error, HTTPResponseError, Sendable, CustomStringConvertible {
+    public var status: HTTPResponse.Status
+    public var message: String
+    public var field: String?
+    public var headers: HTTPFields
+
+    public init(_ status: HTTPResponse.Status, _ message: String, field: String? = nil, headers: HTTPFields = [:]) {
+        self.status = status
+        self.message = message
+        self.field = field
+        self.headers = headers
+    }
+
+    public static func badRequest(_ message: String, field: String? = nil) -> APIError { APIError(.badRequest, message, field: field) }
+    public static func notFound(_ message: String) -> APIError { APIError(.notFound, message) }
+    public static func unprocessable(_ message: String, field: String? = nil) -> APIError { APIError(.unprocessableContent, message, field: field) }
+    public static func internalError(_ message: String) -> APIError { APIError(.internalServerError, message) }
+    public static func conflict(_ message: String, field: String? = nil) -> APIError { APIError(.conflict, message, field: field) }
+
+    public var description: String { "\(status.code) \(message)" }
+
+    public func body(path: String) -> JSONValue {
+        var members: [(String, JSONValue)] = [
+            ("status", .integer(Int64(status.code))),
+            ("error", .string(status.reasonPhrase)),
+            ("message", .string(message)),
+        ]
+        if let field { members.append(("field", .string(field))) }
+        members.append(("path", .string(path)))
+        return .object(members)
+    }
+
+    public func response(from request: Request, context: some RequestContext) throws -> Response {
+        var response = JSONResponse.make(body(path: request.uri.path), status: status)
+        response.headers.append(contentsOf: headers)
+        return response
+    }
+}
+
+public enum JSONResponse {
+    public static func make(_ value: JSONValue, status: HTTPResponse.Status = .ok, contentType: String = "application/json") -> Response {
+        let bytes = value.serialized()
+        return Response(
+            status: status,
+            headers: [.contentType: contentType, .contentLength: String(bytes.count)],
+            body: ResponseBody(byteBuffer: ByteBuffer(bytes: bytes))
+        )
+    }
+}
+
+/// Turns every error a handler lets through into the JSON error shape: framework errors keep their
+/// status, anything unexpected becomes a logged 500 without internals in the body. Also gives
+/// unmatched routes a JSON 404.
+public struct JSONErrorMiddleware<Context: RequestContext>: RouterMiddleware {
+    public init() {}
+
+    public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        do {
+            return try await next(request, context)
+        } catch let error as APIError {
+            return try error.response(from: request, context: context)
+        } catch let error as any HTTPResponseError {
+            let message: String
+            switch error.status {
+            case .notFound: message = "no resource at \(request.uri.path)"
+            case .methodNotAllowed: message = "\(request.method) is not supported on \(request.uri.path)"
+            case .contentTooLarge: message = "request body is too large"
+            default: message = "\(error)"
+            }
+            return try APIError(error.status, message).response(from: request, context: context)
+        } catch {
+            context.logger.error("unexpected error", metadata: ["error": "\(error)", "http.path": "\(request.uri.path)"])
+            return try APIError(.internalServerError, "internal error").response(from: request, context: context)
+        }
+    }
+}

@@ -1,0 +1,144 @@
+import Foundation
+public import Logging
+import Metrics
+
+/// One message as the processor sees it, independent of the Kafka client.
+public struct IncomingMessage: Sendable {
+    public var topic: String
+    public var partition: Int32
+    public var offset: Int64
+    public var key: [UInt8]?
+    public var value: [UInt8]
+    public var headers: [String: String]
+
+    public init(topic: String, partition: Int32, offset: Int64, key: [UInt8]?, value: [UInt8], headers: [String: String]) {
+        self.topic = topic
+        self.partition = partition
+        self.offset = offset
+        self.key = key
+        self.value = value
+        self.headers = headers
+    }
+
+    /// The producer's message id, or the message's position for producers that send none.
+    public var messageId: String {
+        headers[MessageHeader.messageId] ?? "\(topic)-\(partition)-\(offset)"
+    }
+}
+
+/// What became of one message.
+public enum ProcessingOutcome: Sendable, Equatable {
+    case applied
+    case duplicate
+    case ignored
+    case parked(reason: String)
+}
+
+/// Applies incoming events exactly once: the inbox row, the handler's effect and the events it
+/// causes commit together. A handler that fails is retried with back-off; one that still fails,
+/// or an event that cannot be read, is parked (stored with the reason) so it never blocks the
+/// partition and is never silently dropped.
+public struct EventProcessor: Sendable {
+    public let persistence: Persistence
+    public let handlers: EventHandlers
+    public let logger: Logger
+    public var maxAttempts: Int
+    public var initialBackoff: Duration
+
+    private static let applied = Counter(label: "cinema_events_applied_total")
+    private static let parkedCount = Counter(label: "cinema_events_parked_total")
+
+    public init(
+        persistence: Persistence,
+        handlers: EventHandlers,
+        logger: Logger,
+        maxAttempts: Int = 12,
+        initialBackoff: Duration = .milliseconds(50)
+    ) {
+        self.persistence = persistence
+        self.handlers = handlers
+        self.logger = logger
+        self.maxAttempts = maxAttempts
+        self.initialBackoff = initialBackoff
+    }
+
+    public func process(_ message: IncomingMessage) async -> ProcessingOutcome {
+        var logger = self.logger
+        logger[metadataKey: "kafka.topic"] = "\(message.topic)"
+        logger[metadataKey: "kafka.partition"] = "\(message.partition)"
+        logger[metadataKey: "kafka.offset"] = "\(message.offset)"
+        logger[metadataKey: "message.id"] = "\(message.messageId)"
+
+        let eventType: String
+        do {
+            eventType = try EventEnvelopeHead.decode(fromJSON: message.value).eventType
+        } catch {
+            return await park(message, reason: "not an event: \(error)", logger: logger)
+        }
+        logger[metadataKey: "event.type"] = "\(eventType)"
+        guard let handler = handlers.handler(for: eventType) else {
+            logger.trace("event type not handled here")
+            return .ignored
+        }
+        if let correlationId = message.headers[MessageHeader.correlationId] {
+            logger[metadataKey: "correlation.id"] = "\(correlationId)"
+        }
+
+        let metadata = EventMetadata(
+            correlationId: message.headers[MessageHeader.correlationId] ?? message.messageId,
+            causationId: message.messageId
+        )
+        var backoff = Backoff(initial: initialBackoff, maximum: .seconds(5))
+        var attempt = 0
+        while true {
+            attempt += 1
+            do {
+                let handlerLogger = logger
+                let applied = try await persistence.transaction(metadata: metadata) { database, events in
+                    guard try await InboxRepository.markApplied(messageId: message.messageId, eventType: eventType, on: database) else {
+                        return false
+                    }
+                    let context = HandlerContext(database: database, events: events, messageId: message.messageId, logger: handlerLogger)
+                    try await handler(message.value, context)
+                    return true
+                }
+                if applied {
+                    Self.applied.increment()
+                    logger.debug("event applied")
+                    return .applied
+                }
+                logger.debug("duplicate delivery; already applied")
+                return .duplicate
+            } catch let error as MalformedEvent {
+                return await park(message, reason: error.reason, logger: logger)
+            } catch {
+                guard attempt < maxAttempts, !Task.isCancelled else {
+                    return await park(message, reason: "failed after \(attempt) attempts: \(error)", logger: logger)
+                }
+                let delay = backoff.next()
+                logger.notice("event handler failed; retrying", metadata: ["error": "\(error)", "attempt": "\(attempt)"])
+                try? await Task.sleep(for: delay)
+            }
+        }
+    }
+
+    private func park(_ message: IncomingMessage, reason: String, logger: Logger) async -> ProcessingOutcome {
+        logger.error("event parked", metadata: ["reason": "\(reason)"])
+        Self.parkedCount.increment()
+        do {
+            try await persistence.store.transaction { database in
+                try await InboxRepository.park(
+                    topic: message.topic, partition: message.partition, offset: message.offset,
+                    messageId: message.headers[MessageHeader.messageId],
+                    key: message.key.map { String(decoding: $0, as: UTF8.self) },
+                    payload: String(decoding: message.value, as: UTF8.self),
+                    reason: reason, on: database
+                )
+            }
+        } catch {
+            // The log line above still holds the offset, so the event can be found on the topic.
+            logger.critical("could not store parked event", metadata: ["error": "\(error)"])
+        }
+        return .parked(reason: reason)
+    }
+}

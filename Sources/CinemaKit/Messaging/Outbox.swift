@@ -1,0 +1,103 @@
+import Foundation
+public import SQLKit
+
+/// Identifies a message and the chain of work it belongs to. Travels as Kafka headers (never in
+/// the JSON, whose shape belongs to the original system) and as `X-Correlation-Id` over HTTP.
+public struct EventMetadata: Sendable, Equatable {
+    public var correlationId: String
+    /// The message id of the event whose handling caused this one, if any.
+    public var causationId: String?
+
+    public init(correlationId: String, causationId: String? = nil) {
+        self.correlationId = correlationId
+        self.causationId = causationId
+    }
+
+    public static func newCorrelation() -> EventMetadata {
+        EventMetadata(correlationId: UUID().uuidString.lowercased())
+    }
+}
+
+/// Kafka header names used by every service.
+public enum MessageHeader {
+    public static let messageId = "message-id"
+    public static let correlationId = "correlation-id"
+    public static let causationId = "causation-id"
+    public static let eventType = "event-type"
+}
+
+/// An event waiting in the outbox for the broker to acknowledge it.
+public struct OutboxMessage: Sendable, Equatable, Decodable {
+    public var seq: Int64
+    public var messageId: String
+    public var eventType: String
+    public var messageKey: String
+    public var payload: String
+    public var correlationId: String
+    public var causationId: String?
+}
+
+/// Records events in the same transaction as the state change that causes them.
+public struct EventRecorder: Sendable {
+    let database: any SQLDatabase
+    public let metadata: EventMetadata
+
+    public init(database: any SQLDatabase, metadata: EventMetadata) {
+        self.database = database
+        self.metadata = metadata
+    }
+
+    public func record(_ event: some OutgoingEvent) async throws {
+        try await OutboxRepository.enqueue(event, metadata: metadata, on: database)
+    }
+}
+
+public enum OutboxRepository {
+    static let table = "outbox"
+
+    static let schema: [SchemaStep] = [
+        SchemaStep { database in
+            try await database.create(table: table).ifNotExists()
+                .column("seq", type: .bigint, .primaryKey(autoIncrement: true))
+                .column("messageId", type: .text, .notNull, .unique)
+                .column("eventType", type: .text, .notNull)
+                .column("messageKey", type: .text, .notNull)
+                .column("payload", type: .text, .notNull)
+                .column("correlationId", type: .text, .notNull)
+                .column("causationId", type: .text)
+                .run()
+        },
+    ]
+
+    public static func enqueue(_ event: some OutgoingEvent, metadata: EventMetadata, on database: any SQLDatabase) async throws {
+        try await database.insert(into: table)
+            .columns("messageId", "eventType", "messageKey", "payload", "correlationId", "causationId")
+            .values(
+                SQLBind(UUID().uuidString.lowercased()),
+                SQLBind(event.eventType),
+                SQLBind(String(event.movieId)),
+                SQLBind(String(decoding: event.encodedJSON(), as: UTF8.self)),
+                SQLBind(metadata.correlationId),
+                SQLBind(metadata.causationId)
+            )
+            .run()
+    }
+
+    /// The oldest unpublished messages, in the order they were committed.
+    public static func pending(limit: Int, on database: any SQLDatabase) async throws -> [OutboxMessage] {
+        try await database.select().columns("*").from(table)
+            .orderBy("seq")
+            .limit(limit)
+            .all(decoding: OutboxMessage.self)
+    }
+
+    public static func markPublished(_ seqs: [Int64], on database: any SQLDatabase) async throws {
+        guard !seqs.isEmpty else { return }
+        try await database.delete(from: table).where("seq", .in, seqs).run()
+    }
+
+    public static func count(on database: any SQLDatabase) async throws -> Int {
+        try await database.select().column(SQLFunction("COUNT", args: SQLLiteral.all), as: "n")
+            .from(table).first(decodingColumn: "n", as: Int.self) ?? 0
+    }
+}

@@ -1,0 +1,137 @@
+public import Logging
+public import ServiceLifecycle
+import Metrics
+
+/// Publishes committed outbox rows to the broker in commit order and deletes them only after the
+/// broker acknowledged them. A crash or a broker outage between commit and publish therefore
+/// delays events but never loses them; a crash after publish and before the delete repeats them,
+/// which the consumers' inbox absorbs.
+public final class OutboxRelay: Service {
+    private let store: any Store
+    private let publisher: any EventPublisher
+    private let topic: String
+    private let logger: Logger
+    private let batchSize: Int
+    private let idlePollInterval: Duration
+    private let wakeup = Wakeup()
+    private let published = Counter(label: "cinema_outbox_published_total")
+    private let failures = Counter(label: "cinema_outbox_publish_failures_total")
+
+    public init(
+        store: any Store,
+        publisher: any EventPublisher,
+        topic: String,
+        logger: Logger,
+        batchSize: Int = 500,
+        idlePollInterval: Duration = .seconds(1)
+    ) {
+        self.store = store
+        self.publisher = publisher
+        self.topic = topic
+        self.logger = logger
+        self.batchSize = batchSize
+        self.idlePollInterval = idlePollInterval
+    }
+
+    /// Called after a transaction that recorded events has committed.
+    public func notifyPending() {
+        wakeup.notify()
+    }
+
+    public func run() async throws {
+        var backoff = Backoff()
+        while !Task.isShuttingDownGracefully, !Task.isCancelled {
+            do {
+                let count = try await publishNextBatch()
+                backoff.reset()
+                if count == 0 {
+                    await withGracefulShutdownHandler {
+                        await wakeup.wait(timeout: idlePollInterval)
+                    } onGracefulShutdown: {
+                        self.wakeup.notify()
+                    }
+                }
+            } catch {
+                failures.increment()
+                let delay = backoff.next()
+                logger.warning(
+                    "outbox publish failed; retrying",
+                    metadata: ["error": "\(error)", "retry.in_ms": "\(delay.components.seconds * 1000 + delay.components.attoseconds / 1_000_000_000_000_000)"]
+                )
+                await withGracefulShutdownHandler {
+                    await wakeup.wait(timeout: delay)
+                } onGracefulShutdown: {
+                    self.wakeup.notify()
+                }
+            }
+        }
+        // Hand what is already committed to the producer before it flushes and stops.
+        do {
+            while try await publishNextBatch() > 0 {}
+        } catch {
+            logger.warning("outbox not fully drained at shutdown; the rest goes out on next start", metadata: ["error": "\(error)"])
+        }
+    }
+
+    /// Publishes up to one batch; returns how many rows it published.
+    @discardableResult
+    public func publishNextBatch() async throws -> Int {
+        let batchSize = self.batchSize
+        let batch = try await store.read { database in
+            try await OutboxRepository.pending(limit: batchSize, on: database)
+        }
+        guard !batch.isEmpty else { return 0 }
+        // Sent concurrently so librdkafka can batch them; the idempotent producer keeps each
+        // partition's order, and every key (movie) maps to one partition.
+        let publisher = self.publisher
+        let topic = self.topic
+        let results = await withTaskGroup(of: (Int64, (any Error)?).self) { group in
+            for message in batch {
+                group.addTask {
+                    do {
+                        try await publisher.publish(message, topic: topic)
+                        return (message.seq, nil)
+                    } catch {
+                        return (message.seq, error)
+                    }
+                }
+            }
+            var results: [(Int64, (any Error)?)] = []
+            for await result in group { results.append(result) }
+            return results
+        }
+        let acknowledged = results.filter { $0.1 == nil }.map(\.0)
+        if !acknowledged.isEmpty {
+            try await store.transaction { database in
+                try await OutboxRepository.markPublished(acknowledged, on: database)
+            }
+            published.increment(by: acknowledged.count)
+        }
+        if let firstError = results.first(where: { $0.1 != nil })?.1 {
+            throw firstError
+        }
+        return acknowledged.count
+    }
+}
+
+/// Exponential back-off between retries, capped.
+struct Backoff {
+    var initial: Duration = .milliseconds(100)
+    var maximum: Duration = .seconds(5)
+    private var current: Duration?
+
+    init(initial: Duration = .milliseconds(100), maximum: Duration = .seconds(5)) {
+        self.initial = initial
+        self.maximum = maximum
+    }
+
+    mutating func next() -> Duration {
+        let delay = current.map { min($0 * 2, maximum) } ?? initial
+        current = delay
+        return delay
+    }
+
+    mutating func reset() {
+        current = nil
+    }
+}

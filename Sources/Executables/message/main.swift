@@ -1,0 +1,4 @@
+import CinemaKit
+import MessageService
+
+await ServiceRuntime.main(MessageService.definition)

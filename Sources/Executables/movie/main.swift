@@ -1,0 +1,4 @@
+import CinemaKit
+import MovieService
+
+await ServiceRuntime.main(MovieService.definition)

@@ -1,0 +1,4 @@
+import CinemaKit
+import PaymentService
+
+await ServiceRuntime.main(PaymentService.definition)

@@ -1,0 +1,4 @@
+import CinemaKit
+import ReservationService
+
+await ServiceRuntime.main(ReservationService.definition)

@@ -1,0 +1,4 @@
+import CinemaKit
+import ViewpageService
+
+await ServiceRuntime.main(ViewpageService.definition)

@@ -1,0 +1,111 @@
+public import AsyncHTTPClient
+public import Hummingbird
+public import Logging
+import NIOCore
+import NIOPosix
+import ServiceLifecycle
+import UnixSignals
+
+/// Request context of the gateway: the peer address feeds `X-Forwarded-For`.
+public struct GatewayRequestContext: RequestContext, RemoteAddressRequestContext {
+    public var coreContext: CoreRequestContextStorage
+    public let remoteAddress: SocketAddress?
+
+    public init(source: ApplicationRequestContextSource) {
+        self.coreContext = .init(source: source)
+        self.remoteAddress = source.channel.remoteAddress
+    }
+}
+
+/// Builds the gateway application. The caller owns `httpClient` and shuts it down after the application stopped;
+/// ``HTTPClient/Configuration/gateway(for:)`` is the configuration it should be created with.
+public func buildGatewayApplication(
+    configuration: GatewayConfiguration,
+    httpClient: HTTPClient,
+    logger: Logger
+) -> some ApplicationProtocol {
+    Application(
+        router: buildGatewayRouter(configuration: configuration, httpClient: httpClient),
+        configuration: .init(
+            address: .hostname(configuration.host, port: configuration.port),
+            serverName: nil
+        ),
+        logger: logger
+    )
+}
+
+/// The gateway's router: middleware does the proxying, the router itself only knows `/health`.
+public func buildGatewayRouter(
+    configuration: GatewayConfiguration,
+    httpClient: HTTPClient
+) -> Router<GatewayRequestContext> {
+    let router = Router(context: GatewayRequestContext.self, options: .autoGenerateHeadEndpoints)
+    router.addMiddleware {
+        // Outermost first: every answer, preflights and errors included, carries the correlation id, and
+        // errors are JSON bodies before CORS headers are put on them.
+        CorrelationIDMiddleware()
+        GatewayCORSMiddleware()
+        JSONErrorMiddleware()
+        ProxyMiddleware(configuration: configuration, httpClient: httpClient)
+    }
+    router.get("/health") { _, _ in
+        Response(
+            status: .ok,
+            headers: [.contentType: "application/json"],
+            body: ResponseBody(byteBuffer: ByteBuffer(string: #"{"status":"UP"}"#))
+        )
+    }
+    return router
+}
+
+extension HTTPClient.Configuration {
+    /// What a reverse proxy needs from the client: redirects go back to the browser instead of being followed,
+    /// and a refused connection fails at once (a 502) rather than being retried until the request deadline.
+    public static func gateway(for configuration: GatewayConfiguration) -> HTTPClient.Configuration {
+        var clientConfiguration = HTTPClient.Configuration(
+            redirectConfiguration: .disallow,
+            timeout: .init(connect: TimeAmount(configuration.upstreamTimeout)),
+            decompression: .disabled
+        )
+        clientConfiguration.connectionPool.retryConnectionEstablishment = false
+        return clientConfiguration
+    }
+}
+
+/// Runs the gateway until SIGTERM or SIGINT, then lets in-flight requests finish and shuts the HTTP client down.
+public func runGateway(configuration: GatewayConfiguration, logger: Logger) async throws {
+    let httpClient = HTTPClient(
+        eventLoopGroup: .singletonMultiThreadedEventLoopGroup,
+        configuration: .gateway(for: configuration),
+        backgroundActivityLogger: logger
+    )
+    let app = buildGatewayApplication(configuration: configuration, httpClient: httpClient, logger: logger)
+    logger.info(
+        "Gateway routes",
+        metadata: [
+            "gateway.routes": .array(
+                configuration.routes.map { .string("\($0.prefix) -> \($0.upstream)\($0.upstreamPrefix)") }
+            )
+        ]
+    )
+    // ServiceGroup stops services in reverse order: the application drains first, the client goes last.
+    let serviceGroup = ServiceGroup(
+        configuration: .init(
+            services: [HTTPClientService(client: httpClient), app],
+            gracefulShutdownSignals: [.sigterm, .sigint],
+            logger: logger
+        )
+    )
+    try await serviceGroup.run()
+}
+
+/// Ties the shared client's lifetime to the service group.
+struct HTTPClientService: Service {
+    let client: HTTPClient
+
+    func run() async throws {
+        // Cancellation also ends the wait; either way the client must be shut down.
+        try? await gracefulShutdown()
+        try await self.client.shutdown()
+    }
+}

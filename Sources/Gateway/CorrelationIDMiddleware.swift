@@ -1,0 +1,31 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Logging
+
+extension HTTPField.Name {
+    static let correlationID = Self("X-Correlation-Id")!
+}
+
+/// Gives every request a correlation id the services can log and pass on through Kafka events: the client's own
+/// when it sent one, otherwise a fresh UUID. The proxy forwards the (possibly new) header upstream and the
+/// response echoes it, also for errors the gateway answers itself.
+struct CorrelationIDMiddleware<Context: RequestContext>: RouterMiddleware {
+    func handle(
+        _ request: Request,
+        context: Context,
+        next: (Request, Context) async throws -> Response
+    ) async throws -> Response {
+        let sent = request.headers[values: .correlationID].first { !$0.isEmpty }
+        let correlationID = sent ?? UUID().uuidString.lowercased()
+        // Collapses repeated headers too, so upstream sees exactly the id that is echoed back.
+        var head = request.head
+        head.headerFields[.correlationID] = correlationID
+        let request = Request(head: head, body: request.body)
+        var context = context
+        context.logger[metadataKey: "correlation.id"] = .string(correlationID)
+        var response = try await next(request, context)
+        response.headers[.correlationID] = correlationID
+        return response
+    }
+}

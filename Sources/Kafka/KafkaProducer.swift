@@ -1,0 +1,276 @@
+internal import CRdKafka
+import Dispatch
+public import Logging
+public import ServiceLifecycle
+import Synchronization
+
+/// Maps the per-message id we hand librdkafka as the message opaque to the `send()` waiting for
+/// that message's delivery report. Also holds the producer's lifecycle, because whether a new
+/// message may still be registered and whether the table is drained must be decided atomically.
+final class DeliveryTable: Sendable {
+    enum Lifecycle { case idle, running, shuttingDown, finished }
+
+    private struct State {
+        var lifecycle = Lifecycle.idle
+        var nextID: UInt = 1  // never 0: a null opaque would be indistinguishable from "none"
+        var pending: [UInt: CheckedContinuation<KafkaDeliveryReport, any Error>] = [:]
+    }
+
+    private let state = Mutex(State())
+
+    var lifecycle: Lifecycle { state.withLock { $0.lifecycle } }
+    var pendingCount: Int { state.withLock { $0.pending.count } }
+
+    /// Returns nil once shutdown has begun: the message must then not be produced at all.
+    func register(_ continuation: CheckedContinuation<KafkaDeliveryReport, any Error>) -> UInt? {
+        state.withLock { state in
+            switch state.lifecycle {
+            case .idle, .running:
+                let id = state.nextID
+                state.nextID &+= 1
+                if state.nextID == 0 { state.nextID = 1 }
+                state.pending[id] = continuation
+                return id
+            case .shuttingDown, .finished:
+                return nil
+            }
+        }
+    }
+
+    /// Whoever removes the continuation resumes it, which makes every send resolve exactly once
+    /// even when a delivery report and the shutdown drain race.
+    func resolve(id: UInt, with result: Result<KafkaDeliveryReport, some Error>) {
+        let continuation = state.withLock { $0.pending.removeValue(forKey: id) }
+        continuation?.resume(with: result.mapError { $0 as any Error })
+    }
+
+    func start() -> Bool {
+        state.withLock { state in
+            guard state.lifecycle == .idle else { return false }
+            state.lifecycle = .running
+            return true
+        }
+    }
+
+    func beginShutdown() {
+        state.withLock { state in
+            if state.lifecycle == .idle || state.lifecycle == .running { state.lifecycle = .shuttingDown }
+        }
+    }
+
+    func finish() -> [CheckedContinuation<KafkaDeliveryReport, any Error>] {
+        state.withLock { state in
+            state.lifecycle = .finished
+            defer { state.pending = [:] }
+            return Array(state.pending.values)
+        }
+    }
+}
+
+/// Thrown inside `send()` only, to turn a full local queue into a retry after a short pause.
+private struct LocalQueueFull: Error {}
+
+public final class KafkaProducer: Service, Sendable {
+    private let handle: RDKafkaHandle
+    private let deliveries: DeliveryTable
+    private let logger: Logger
+    /// `rd_kafka_poll` and `rd_kafka_flush` block; they run here rather than on the cooperative pool.
+    private let pollQueue: DispatchQueue
+    private let probe: ConnectivityProbe
+
+    /// How long `run()` waits for outstanding deliveries once shutdown begins.
+    private let flushTimeoutMilliseconds: Int32 = 10_000
+
+    public init(configuration: KafkaProducerConfiguration, logger: Logger) throws {
+        let deliveries = DeliveryTable()
+        let properties = KafkaDefaults.merge(
+            defaults: [
+                ("enable.idempotence", "true"),
+                ("acks", "all"),
+                ("linger.ms", "5"),
+                ("message.timeout.ms", "30000"),
+            ],
+            identity: [
+                ("client.id", configuration.clientID),
+                ("bootstrap.servers", configuration.bootstrapServers),
+            ],
+            overrides: configuration.properties
+        )
+        let handle = try RDKafkaHandle.make(
+            kind: .producer,
+            properties: properties,
+            context: ClientContext(logger: logger, deliveries: deliveries),
+            installDeliveryReports: true
+        )
+        self.handle = handle
+        self.deliveries = deliveries
+        self.logger = logger
+        self.pollQueue = DispatchQueue(label: "kafka.producer.\(configuration.clientID).poll")
+        self.probe = ConnectivityProbe(label: "kafka.producer.\(configuration.clientID).probe")
+        KafkaDefaults.logCreation(
+            handle, role: "producer", bootstrapServers: configuration.bootstrapServers, logger: logger)
+    }
+
+    /// Messages whose delivery report has not arrived yet.
+    public var pendingDeliveryCount: Int { deliveries.pendingCount }
+
+    public func send(_ message: KafkaOutgoingMessage) async throws -> KafkaDeliveryReport {
+        var backoff = Duration.milliseconds(1)
+        while true {
+            do {
+                // Cancelling the caller cannot un-send an enqueued message, so the wait for its
+                // delivery report is deliberately not cancellable; it is bounded by
+                // message.timeout.ms and by shutdown.
+                return try await withCheckedThrowingContinuation { continuation in
+                    enqueue(message, continuation)
+                }
+            } catch is LocalQueueFull {
+                // The pause lets the poll loop drain delivery reports and librdkafka send batches.
+                try await Task.sleep(for: backoff)
+                backoff = min(backoff * 2, .milliseconds(100))
+            }
+        }
+    }
+
+    private func enqueue(
+        _ message: KafkaOutgoingMessage,
+        _ continuation: CheckedContinuation<KafkaDeliveryReport, any Error>
+    ) {
+        guard let id = deliveries.register(continuation) else {
+            continuation.resume(throwing: KafkaError.shutDown("producer is shut down"))
+            return
+        }
+        // Registered before producing: the report may arrive on the poll queue before
+        // rd_kafka_produceva has even returned here.
+        if let error = produce(message, id: id) {
+            let outcome: any Error = error.code == RD_KAFKA_RESP_ERR__QUEUE_FULL.rawValue ? LocalQueueFull() : error
+            deliveries.resolve(id: id, with: Result<KafkaDeliveryReport, any Error>.failure(outcome))
+        }
+    }
+
+    /// Non-blocking (no RD_KAFKA_MSG_F_BLOCK): fails fast with QUEUE_FULL instead.
+    private func produce(_ message: KafkaOutgoingMessage, id: UInt) -> KafkaError? {
+        var headers: OpaquePointer?
+        if !message.headers.isEmpty {
+            let list = rd_kafka_headers_new(message.headers.count)!
+            for header in message.headers {
+                let err = withNullableBytes(header.value) { pointer, count in
+                    rd_kafka_header_add(list, header.key, -1, pointer, count)
+                }
+                if err != RD_KAFKA_RESP_ERR_NO_ERROR {
+                    rd_kafka_headers_destroy(list)
+                    return KafkaError(err, message: "header \(header.key)")
+                }
+            }
+            headers = list
+        }
+
+        let error: OpaquePointer? = message.topic.withCString { topic in
+            withNullableBytes(message.value) { value, valueCount in
+                withNullableBytes(message.key) { key, keyCount in
+                    var fields: [rd_kafka_vu_t] = []
+                    fields.reserveCapacity(6)
+
+                    var field = rd_kafka_vu_t()
+                    field.vtype = RD_KAFKA_VTYPE_TOPIC
+                    field.u.cstr = topic
+                    fields.append(field)
+
+                    field = rd_kafka_vu_t()
+                    field.vtype = RD_KAFKA_VTYPE_MSGFLAGS
+                    field.u.i = RD_KAFKA_MSG_F_COPY
+                    fields.append(field)
+
+                    field = rd_kafka_vu_t()
+                    field.vtype = RD_KAFKA_VTYPE_VALUE
+                    field.u.mem.ptr = UnsafeMutableRawPointer(mutating: value)
+                    field.u.mem.size = valueCount
+                    fields.append(field)
+
+                    if message.key != nil {
+                        field = rd_kafka_vu_t()
+                        field.vtype = RD_KAFKA_VTYPE_KEY
+                        field.u.mem.ptr = UnsafeMutableRawPointer(mutating: key)
+                        field.u.mem.size = keyCount
+                        fields.append(field)
+                    }
+
+                    if let headers {
+                        field = rd_kafka_vu_t()
+                        field.vtype = RD_KAFKA_VTYPE_HEADERS
+                        field.u.headers = headers
+                        fields.append(field)
+                    }
+
+                    field = rd_kafka_vu_t()
+                    field.vtype = RD_KAFKA_VTYPE_OPAQUE
+                    field.u.ptr = UnsafeMutableRawPointer(bitPattern: id)
+                    fields.append(field)
+
+                    return rd_kafka_produceva(handle.pointer, fields, fields.count)
+                }
+            }
+        }
+        guard let error else { return nil }
+        // The headers list only becomes librdkafka's on success.
+        if let headers { rd_kafka_headers_destroy(headers) }
+        return KafkaError(consuming: error)
+    }
+
+    public func run() async throws {
+        guard deliveries.start() else {
+            throw KafkaError.wrongState("KafkaProducer.run() called twice or after shutdown")
+        }
+        await withTaskCancellationOrGracefulShutdownHandler {
+            // One long-lived block rather than a hop per poll: serving delivery reports is this
+            // producer's steady state. The loop re-checks the lifecycle every 100 ms.
+            await pollQueue.perform { [handle, deliveries] in
+                while deliveries.lifecycle == .running {
+                    rd_kafka_poll(handle.pointer, 100)
+                }
+            }
+        } onCancelOrGracefulShutdown: { [deliveries] in
+            // Refuse new sends from now on; the poll loop sees the change and returns.
+            deliveries.beginShutdown()
+        }
+
+        logger.debug("kafka producer shutting down: flushing", metadata: ["kafka.client": .string(handle.name)])
+        let flushTimeout = flushTimeoutMilliseconds
+        let (flushResult, remaining) = await pollQueue.perform { [handle] in
+            (rd_kafka_flush(handle.pointer, flushTimeout), rd_kafka_outq_len(handle.pointer))
+        }
+        if flushResult != RD_KAFKA_RESP_ERR_NO_ERROR {
+            logger.warning(
+                "kafka producer flush timed out",
+                metadata: ["kafka.client": .string(handle.name), "kafka.outq.len": .stringConvertible(remaining)]
+            )
+        }
+        let unresolved = deliveries.finish()
+        for continuation in unresolved {
+            continuation.resume(throwing: KafkaError.shutDown("producer shut down before the delivery report arrived"))
+        }
+        logger.debug(
+            "kafka producer stopped",
+            metadata: ["kafka.client": .string(handle.name), "kafka.unresolved": .stringConvertible(unresolved.count)]
+        )
+    }
+
+    public func isConnected() async -> Bool {
+        if deliveries.lifecycle == .finished { return false }
+        return await probe.isConnected(handle)
+    }
+}
+
+/// librdkafka treats a null pointer as "no key/value" and a non-null one with length 0 as an
+/// empty one; Swift hands out a nil base address for empty arrays, so keep the two apart here.
+func withNullableBytes<R>(
+    _ bytes: [UInt8]?,
+    _ body: (UnsafeRawPointer?, Int) throws -> R
+) rethrows -> R {
+    guard let bytes else { return try body(nil, 0) }
+    if bytes.isEmpty {
+        var placeholder: UInt8 = 0
+        return try withUnsafeBytes(of: &placeholder) { try body($0.baseAddress, 0) }
+    }
+    return try bytes.withUnsafeBytes { try body($0.baseAddress, $0.count) }
+}

@@ -1,0 +1,158 @@
+import Kafka
+import ServiceLifecycle
+import Testing
+
+@Suite struct KafkaProducerTests {
+    @Test func libraryVersionIsReported() {
+        #expect(KafkaLibrary.versionString.first?.isNumber == true)
+    }
+
+    @Test func headerLookupReturnsFirstMatchDecoded() {
+        let headers = [
+            KafkaHeader(key: "a", value: bytes("1")),
+            KafkaHeader(key: "b", value: nil),
+            KafkaHeader(key: "a", value: bytes("2")),
+        ]
+        #expect(headers.value(forKey: "a") == "1")
+        #expect(headers.value(forKey: "b") == nil)
+        #expect(headers.value(forKey: "c") == nil)
+    }
+
+    @Test func invalidPropertyIsRejected() {
+        #expect(throws: KafkaError.self) {
+            try KafkaProducer(
+                configuration: .init(
+                    bootstrapServers: "127.0.0.1:9092", clientID: "bad", properties: ["no.such.property": "1"]),
+                logger: testLogger
+            )
+        }
+    }
+
+    @Test func concurrentSendsEachResolveExactlyOnce() async throws {
+        let cluster = try KafkaMockCluster()
+        try cluster.createTopic("concurrent", partitions: 3)
+        let producer = try KafkaProducer(
+            configuration: .init(bootstrapServers: cluster.bootstrapServers, clientID: "concurrent-producer"),
+            logger: testLogger
+        )
+        let count = 1000
+        let reports = try await withRunningServices([producer]) {
+            try await withThrowingTaskGroup(of: KafkaDeliveryReport.self) { group in
+                for index in 0..<count {
+                    group.addTask {
+                        try await producer.send(
+                            KafkaOutgoingMessage(topic: "concurrent", key: bytes("key-\(index)"), value: bytes("\(index)")))
+                    }
+                }
+                var reports: [KafkaDeliveryReport] = []
+                for try await report in group { reports.append(report) }
+                return reports
+            }
+        }
+        #expect(reports.count == count)
+        #expect(reports.allSatisfy { $0.topic == "concurrent" && (0..<3).contains($0.partition) })
+        // Each partition's offsets are exactly 0..<n: no report was lost, duplicated or mixed up.
+        for partition in Int32(0)..<3 {
+            let offsets = reports.filter { $0.partition == partition }.map(\.offset).sorted()
+            #expect(offsets == Array(0..<Int64(offsets.count)))
+        }
+        #expect(producer.pendingDeliveryCount == 0)
+    }
+
+    @Test func sendToUnreachableBrokerFailsWithinMessageTimeout() async throws {
+        // Port 1 on loopback: connections are refused at once, so nothing is ever delivered.
+        let producer = try KafkaProducer(
+            configuration: .init(
+                bootstrapServers: "127.0.0.1:1",
+                clientID: "unreachable-producer",
+                properties: ["message.timeout.ms": "1500"]
+            ),
+            logger: testLogger
+        )
+        try await withRunningServices([producer]) {
+            let started = ContinuousClock.now
+            let error = await #expect(throws: KafkaError.self) {
+                try await withDeadline(10, "failed delivery report") {
+                    try await producer.send(KafkaOutgoingMessage(topic: "nowhere", key: nil, value: bytes("lost")))
+                }
+            }
+            #expect(ContinuousClock.now - started < .seconds(10))
+            #expect(error?.code == -192)  // RD_KAFKA_RESP_ERR__MSG_TIMED_OUT
+            #expect(error?.isRetriable == true)
+            #expect(await producer.isConnected() == false)
+        }
+    }
+
+    @Test func isConnectedWithPrivateMockBroker() async throws {
+        let producer = try KafkaProducer(
+            configuration: .init(
+                bootstrapServers: "127.0.0.1:1",  // ignored: the mock cluster takes over
+                clientID: "mock-producer",
+                properties: ["test.mock.num.brokers": "1"]
+            ),
+            logger: testLogger
+        )
+        try await withRunningServices([producer]) {
+            try await waitUntil("producer connected") { await producer.isConnected() }
+            let report = try await producer.send(KafkaOutgoingMessage(topic: "auto", key: nil, value: bytes("x")))
+            #expect(report.offset == 0)
+        }
+        #expect(await producer.isConnected() == false)
+    }
+
+    @Test func gracefulShutdownFlushesPendingSendsAndRefusesNewOnes() async throws {
+        let cluster = try KafkaMockCluster()
+        try cluster.createTopic("flush", partitions: 1)
+        let producer = try KafkaProducer(
+            configuration: .init(
+                bootstrapServers: cluster.bootstrapServers,
+                clientID: "flush-producer",
+                // Long enough that only the shutdown flush can explain a prompt delivery.
+                properties: ["linger.ms": "5000"]
+            ),
+            logger: testLogger
+        )
+        let count = 200
+        // Enqueue while run() is not even started, so every message is still pending at shutdown.
+        let sends = Task {
+            try await withThrowingTaskGroup(of: KafkaDeliveryReport.self) { group in
+                for index in 0..<count {
+                    group.addTask {
+                        try await producer.send(KafkaOutgoingMessage(topic: "flush", key: nil, value: bytes("\(index)")))
+                    }
+                }
+                var reports: [KafkaDeliveryReport] = []
+                for try await report in group { reports.append(report) }
+                return reports
+            }
+        }
+        try await waitUntil("all sends enqueued") { producer.pendingDeliveryCount == count }
+
+        let started = ContinuousClock.now
+        let group = ServiceGroup(services: [producer], logger: testLogger)
+        await group.triggerGracefulShutdown()  // shutdown is requested before run() even starts
+        try await withDeadline(15, "producer run() returning") { try await group.run() }
+        let elapsed = ContinuousClock.now - started
+
+        let reports = try await sends.value
+        #expect(reports.count == count)
+        #expect(Set(reports.map(\.offset)) == Set(0..<Int64(count)))
+        #expect(elapsed < .seconds(4), "flush should send at once instead of waiting for linger.ms (took \(elapsed))")
+
+        let error = await #expect(throws: KafkaError.self) {
+            try await producer.send(KafkaOutgoingMessage(topic: "flush", key: nil, value: bytes("late")))
+        }
+        #expect(error?.code == -197)  // RD_KAFKA_RESP_ERR__DESTROY
+    }
+
+    @Test func runReturnsWhenCancelled() async throws {
+        let producer = try KafkaProducer(
+            configuration: .init(
+                bootstrapServers: "127.0.0.1:1", clientID: "cancel-producer", properties: ["test.mock.num.brokers": "1"]),
+            logger: testLogger
+        )
+        let running = Task { try await producer.run() }
+        running.cancel()
+        try await withDeadline(15, "run() returning after cancellation") { try await running.value }
+    }
+}

@@ -1,0 +1,89 @@
+import Kafka
+import Logging
+import ServiceLifecycle
+
+/// Warnings and up only: librdkafka's connection-refused chatter in the "broker down" test is
+/// expected, anything else at that level is worth seeing when a test fails.
+let testLogger: Logger = {
+    var logger = Logger(label: "kafka-tests")
+    logger.logLevel = .warning
+    return logger
+}()
+
+struct TimedOut: Error, CustomStringConvertible {
+    let what: String
+    var description: String { "timed out: \(what)" }
+}
+
+/// Races `operation` against a deadline. The deadline is a bound on a wait, not a fixed sleep:
+/// the operation finishes as soon as its condition holds.
+func withDeadline<T: Sendable>(
+    _ seconds: Double,
+    _ what: String,
+    _ operation: @escaping @Sendable () async throws -> T
+) async throws -> T {
+    try await withThrowingTaskGroup(of: T.self) { group in
+        group.addTask { try await operation() }
+        group.addTask {
+            try await Task.sleep(for: .seconds(seconds))
+            throw TimedOut(what: what)
+        }
+        defer { group.cancelAll() }
+        return try await group.next()!
+    }
+}
+
+/// Polls `condition` until it holds or the deadline passes.
+func waitUntil(
+    _ what: String,
+    timeout seconds: Double = 10,
+    _ condition: @escaping @Sendable () async -> Bool
+) async throws {
+    let deadline = ContinuousClock.now + .seconds(seconds)
+    while !(await condition()) {
+        guard ContinuousClock.now < deadline else { throw TimedOut(what: what) }
+        try await Task.sleep(for: .milliseconds(10))
+    }
+}
+
+/// Runs the services in a ServiceGroup around `body`, then shuts them down gracefully and waits
+/// for every `run()` to return, as an application would at SIGTERM.
+func withRunningServices<T: Sendable>(
+    _ services: [any Service],
+    _ body: () async throws -> T
+) async throws -> T {
+    let group = ServiceGroup(services: services, logger: testLogger)
+    let running = Task { try await group.run() }
+    let result: T
+    do {
+        result = try await body()
+    } catch {
+        await group.triggerGracefulShutdown()
+        _ = try? await running.value
+        throw error
+    }
+    await group.triggerGracefulShutdown()
+    try await withDeadline(15, "service group shutdown") { try await running.value }
+    return result
+}
+
+/// Iterates `consumer.messages` until `count` messages arrived, handing each to `onMessage`.
+func collect(
+    _ count: Int,
+    from consumer: KafkaConsumer,
+    timeout: Double = 20,
+    onMessage: @escaping @Sendable (KafkaConsumerMessage) throws -> Void = { _ in }
+) async throws -> [KafkaConsumerMessage] {
+    try await withDeadline(timeout, "receiving \(count) messages") {
+        var received: [KafkaConsumerMessage] = []
+        for try await message in consumer.messages {
+            try onMessage(message)
+            received.append(message)
+            if received.count == count { break }
+        }
+        return received
+    }
+}
+
+func bytes(_ string: String) -> [UInt8] { Array(string.utf8) }
+func text(_ bytes: [UInt8]?) -> String? { bytes.map { String(decoding: $0, as: UTF8.self) } }
