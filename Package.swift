@@ -87,7 +87,11 @@ let package = Package(
         ),
         .testTarget(
             name: "CinemaKitTests",
-            dependencies: ["CinemaKit", .product(name: "HummingbirdTesting", package: "hummingbird")],
+            dependencies: [
+                "CinemaKit", "Kafka",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+            ],
             swiftSettings: sharedSwiftSettings
         ),
         .testTarget(
@@ -100,6 +104,8 @@ let package = Package(
             dependencies: [
                 "CinemaKit",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
             ],
             swiftSettings: sharedSwiftSettings
         ),
@@ -147,6 +153,7 @@ struct CinemaService {
                 dependencies: [
                     .target(name: library), "CinemaKit",
                     .product(name: "HummingbirdTesting", package: "hummingbird"),
+                    .product(name: "HTTPTypes", package: "swift-http-types"),
                 ],
                 swiftSettings: sharedSwiftSettings
             ),

@@ -26,10 +26,7 @@ public func buildGatewayApplication(
 ) -> some ApplicationProtocol {
     Application(
         router: buildGatewayRouter(configuration: configuration, httpClient: httpClient),
-        configuration: .init(
-            address: .hostname(configuration.host, port: configuration.port),
-            serverName: nil
-        ),
+        configuration: .init(address: .hostname(configuration.host, port: configuration.port)),
         logger: logger
     )
 }

@@ -2,12 +2,6 @@ import Foundation
 import Hummingbird
 import Logging
 
-/// A failure the gateway reports to the client itself, as opposed to an upstream's own error response.
-struct GatewayError: Error, Sendable {
-    let status: HTTPResponse.Status
-    let message: String
-}
-
 /// Turns every error thrown further in into the JSON shape Spring's error handler produced, so clients of the old
 /// gateway keep parsing `{"status","error","message","path"}`.
 struct JSONErrorMiddleware<Context: RequestContext>: RouterMiddleware {
@@ -18,13 +12,13 @@ struct JSONErrorMiddleware<Context: RequestContext>: RouterMiddleware {
     ) async throws -> Response {
         do {
             return try await next(request, context)
-        } catch let error as GatewayError {
-            return Self.response(status: error.status, message: error.message, request: request)
         } catch let error as HTTPError {
-            var response = Self.response(
+            // The router's own 404 carries no message; it only happens when no route and no endpoint matched.
+            let fallback = error.status == .notFound ? "no route for \(request.uri.path)" : error.status.reasonPhrase
+            var response = ErrorBody.response(
                 status: error.status,
-                message: error.body ?? error.status.reasonPhrase,
-                request: request
+                message: error.body ?? fallback,
+                path: request.uri.path
             )
             // Keeps headers such as Allow on 405 or Retry-After that the thrower attached.
             for field in error.headers where response.headers[field.name] == nil {
@@ -33,21 +27,24 @@ struct JSONErrorMiddleware<Context: RequestContext>: RouterMiddleware {
             return response
         } catch {
             context.logger.error("Unexpected gateway error", metadata: ["error.message": "\(error)"])
-            return Self.response(status: .internalServerError, message: "internal gateway error", request: request)
+            return ErrorBody.response(
+                status: .internalServerError,
+                message: "internal gateway error",
+                path: request.uri.path
+            )
         }
-    }
-
-    static func response(status: HTTPResponse.Status, message: String, request: Request) -> Response {
-        let body = ErrorBody.json(status: status, message: message, path: request.uri.path)
-        return Response(
-            status: status,
-            headers: [.contentType: "application/json"],
-            body: ResponseBody(byteBuffer: ByteBuffer(string: body))
-        )
     }
 }
 
 enum ErrorBody {
+    static func response(status: HTTPResponse.Status, message: String, path: String) -> Response {
+        Response(
+            status: status,
+            headers: [.contentType: "application/json"],
+            body: ResponseBody(byteBuffer: ByteBuffer(string: self.json(status: status, message: message, path: path)))
+        )
+    }
+
     /// Built by hand because JSONEncoder does not promise key order and the documented shape starts with `status`.
     static func json(status: HTTPResponse.Status, message: String, path: String) -> String {
         #"{"status":\#(status.code),"error":\#(quoted(status.reasonPhrase)),"#

@@ -34,7 +34,8 @@ struct ProxyMiddleware<Context: RemoteAddressRequestContext>: RouterMiddleware {
             for: request,
             clientAddress: context.remoteAddress?.ipAddress
         )
-        upstreamRequest.body = try self.upstreamBody(for: request)
+        let gate: RequestBodyGate?
+        (upstreamRequest.body, gate) = try self.upstreamBody(for: request)
 
         let upstreamResponse: HTTPClientResponse
         do {
@@ -43,16 +44,21 @@ struct ProxyMiddleware<Context: RemoteAddressRequestContext>: RouterMiddleware {
                 timeout: TimeAmount(self.configuration.upstreamTimeout),
                 logger: logger
             )
-        } catch let error as HTTPError {
-            // Raised by our own body limit while AsyncHTTPClient was pulling the request body.
-            throw error
         } catch {
-            let failure = UpstreamFailure(error, route: route, timeout: self.configuration.upstreamTimeout)
-            logger.warning(
-                "Upstream request failed",
-                metadata: ["http.status": .stringConvertible(failure.status.code), "error.message": "\(error)"]
-            )
-            throw GatewayError(status: failure.status, message: failure.message)
+            let response: Response
+            if let error = error as? HTTPError {
+                // Raised by our own body limit while AsyncHTTPClient was pulling the request body.
+                response = ErrorBody.response(status: error.status, message: error.body ?? "", path: request.uri.path)
+            } else {
+                let failure = UpstreamFailure(error, route: route, timeout: self.configuration.upstreamTimeout)
+                logger.warning(
+                    "Upstream request failed",
+                    metadata: ["http.status": .stringConvertible(failure.status.code), "error.message": "\(error)"]
+                )
+                response = ErrorBody.response(status: failure.status, message: failure.message, path: request.uri.path)
+            }
+            // Returned rather than thrown so that the body can wait for the gate after the client has its answer.
+            return Response(status: response.status, headers: response.headers, body: response.body.closing(gate))
         }
 
         let status = HTTPResponse.Status(
@@ -63,54 +69,33 @@ struct ProxyMiddleware<Context: RemoteAddressRequestContext>: RouterMiddleware {
         return Response(
             status: status,
             headers: ForwardedHeaders.downstreamHeaders(from: upstreamResponse.headers),
-            body: ResponseBody(asyncSequence: upstreamResponse.body)
+            body: ResponseBody(asyncSequence: upstreamResponse.body).closing(gate)
         )
     }
 
     /// Mirrors the client's framing: a declared length is forwarded as such, a chunked body stays chunked, and a
     /// request without either has no body (sending `Transfer-Encoding: chunked` on a GET confuses some servers).
-    private func upstreamBody(for request: Request) throws -> HTTPClientRequest.Body? {
+    private func upstreamBody(for request: Request) throws -> (HTTPClientRequest.Body?, RequestBodyGate?) {
         let limit = self.configuration.maxBodySize
+        let gate = RequestBodyGate()
         if let declared = request.headers[.contentLength] {
             // NIO's parser has already rejected malformed or conflicting lengths.
             guard let length = Int64(declared) else { throw HTTPError(.badRequest, message: "invalid Content-Length") }
             guard length <= limit else { throw HTTPError.bodyTooLarge(limit: limit) }
-            return .stream(request.body, length: .known(length))
+            let body = UpstreamRequestBody(base: request.body, gate: gate, limit: nil)
+            return (.stream(body, length: .known(length)), gate)
         }
         if request.headers.contains(.transferEncoding) {
-            return .stream(SizeLimitedBody(base: request.body, limit: limit), length: .unknown)
+            let body = UpstreamRequestBody(base: request.body, gate: gate, limit: limit)
+            return (.stream(body, length: .unknown), gate)
         }
-        return nil
+        return (nil, nil)
     }
 }
 
 extension HTTPError {
     static func bodyTooLarge(limit: Int) -> HTTPError {
         HTTPError(.contentTooLarge, message: "request body exceeds the gateway limit of \(limit) bytes")
-    }
-}
-
-/// Stops a chunked upload once it passes the limit, since nothing announced its size up front.
-struct SizeLimitedBody<Base: AsyncSequence & Sendable>: AsyncSequence, Sendable where Base.Element == ByteBuffer {
-    typealias Element = ByteBuffer
-    let base: Base
-    let limit: Int
-
-    struct AsyncIterator: AsyncIteratorProtocol {
-        var base: Base.AsyncIterator
-        let limit: Int
-        var received = 0
-
-        mutating func next() async throws -> ByteBuffer? {
-            guard let buffer = try await self.base.next() else { return nil }
-            self.received += buffer.readableBytes
-            guard self.received <= self.limit else { throw HTTPError.bodyTooLarge(limit: self.limit) }
-            return buffer
-        }
-    }
-
-    func makeAsyncIterator() -> AsyncIterator {
-        AsyncIterator(base: self.base.makeAsyncIterator(), limit: self.limit)
     }
 }
 

@@ -4,6 +4,8 @@ public import Logging
 public import ServiceLifecycle
 import Synchronization
 
+/// A group member that stores offsets only when told to (`storeOffset`) and commits them
+/// periodically and on shutdown: at-least-once delivery of what the application processed.
 public final class KafkaConsumer: Service, Sendable {
     enum Lifecycle { case idle, running, closing, closed }
 
@@ -41,7 +43,7 @@ public final class KafkaConsumer: Service, Sendable {
             properties: properties,
             context: ClientContext(logger: logger)
         )
-        // Route rebalances, errors and logs through consumer_poll, the one queue we serve.
+        // Route rebalance and error events through consumer_poll, the one queue this class serves.
         rd_kafka_poll_set_consumer(handle.pointer)
         self.handle = handle
         self.configuration = configuration
@@ -52,10 +54,14 @@ public final class KafkaConsumer: Service, Sendable {
             handle, role: "consumer", bootstrapServers: configuration.bootstrapServers, logger: logger)
     }
 
+    /// Messages of the subscribed topics, one per `next()`. Ends (returns nil) once the consumer
+    /// shuts down or the iterating task is cancelled; transient errors are logged, not thrown.
     public var messages: KafkaConsumerMessages {
         KafkaConsumerMessages(consumer: self)
     }
 
+    /// Marks the message processed, so a restarted group member resumes after it. Call it only
+    /// once the message's effects are durable. Throws if the partition is no longer assigned.
     public func storeOffset(of message: KafkaConsumerMessage) throws {
         guard let list = rd_kafka_topic_partition_list_new(1) else {
             throw KafkaError(RD_KAFKA_RESP_ERR__FAIL, message: "rd_kafka_topic_partition_list_new failed")
@@ -74,6 +80,8 @@ public final class KafkaConsumer: Service, Sendable {
         }
     }
 
+    /// Subscribes, then waits for graceful shutdown or cancellation; then commits the stored
+    /// offsets and closes, so the member leaves the group at once and `messages` ends.
     public func run() async throws {
         let started = lifecycle.withLock { state in
             guard state == .idle else { return false }
@@ -153,6 +161,7 @@ public final class KafkaConsumer: Service, Sendable {
         )
     }
 
+    /// Whether a broker answered a metadata request within 1 s (answer cached for 1 s).
     public func isConnected() async -> Bool {
         if isClosing { return false }
         return await probe.isConnected(handle)

@@ -70,6 +70,8 @@ final class DeliveryTable: Sendable {
 /// Thrown inside `send()` only, to turn a full local queue into a retry after a short pause.
 private struct LocalQueueFull: Error {}
 
+/// An idempotent (acks=all) producer whose `send()` resolves with the broker's acknowledgement.
+/// Delivery reports are only served while `run()` is running, so run it in the ServiceGroup.
 public final class KafkaProducer: Service, Sendable {
     private let handle: RDKafkaHandle
     private let deliveries: DeliveryTable
@@ -114,6 +116,9 @@ public final class KafkaProducer: Service, Sendable {
     /// Messages whose delivery report has not arrived yet.
     public var pendingDeliveryCount: Int { deliveries.pendingCount }
 
+    /// Enqueues the message and suspends until librdkafka's delivery report for this message
+    /// arrives; throws `KafkaError` if delivery failed (e.g. after `message.timeout.ms`) or the
+    /// producer has shut down. Safe to call concurrently from many tasks.
     public func send(_ message: KafkaOutgoingMessage) async throws -> KafkaDeliveryReport {
         var backoff = Duration.milliseconds(1)
         while true {
@@ -217,6 +222,8 @@ public final class KafkaProducer: Service, Sendable {
         return KafkaError(consuming: error)
     }
 
+    /// Serves delivery reports until graceful shutdown or cancellation, then flushes (at most
+    /// 10 s) and fails whatever is still unacknowledged. `send()` throws from shutdown on.
     public func run() async throws {
         guard deliveries.start() else {
             throw KafkaError.wrongState("KafkaProducer.run() called twice or after shutdown")
@@ -255,6 +262,7 @@ public final class KafkaProducer: Service, Sendable {
         )
     }
 
+    /// Whether a broker answered a metadata request within 1 s (answer cached for 1 s).
     public func isConnected() async -> Bool {
         if deliveries.lifecycle == .finished { return false }
         return await probe.isConnected(handle)

@@ -159,8 +159,12 @@ private let errorCallback: @convention(c) (OpaquePointer?, Int32, UnsafePointer<
         let underlying = rd_kafka_fatal_error(client, &buffer, buffer.count)
         text = "fatal: \(String(cString: rd_kafka_err2str(underlying))): \(String(nulTerminated: buffer))"
         level = .critical
-    } else if code == RD_KAFKA_RESP_ERR__TRANSPORT || code == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN {
-        // librdkafka reconnects on its own; these are expected while a broker restarts.
+    } else if code == RD_KAFKA_RESP_ERR__TRANSPORT {
+        // The log callback has already reported this disconnect (facility FAIL) at librdkafka's
+        // own level; repeating it here would double every line while a broker is down.
+        level = .debug
+    } else if code == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN {
+        // librdkafka keeps reconnecting on its own; expected while brokers restart.
         level = .warning
     }
     context.logger.log(

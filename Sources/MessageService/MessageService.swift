@@ -23,7 +23,7 @@ public enum MessageRepository {
     public static let schema: [SchemaStep] = [
         SchemaStep { database in
             try await database.create(table: messages.name).ifNotExists()
-                .column("msgId", type: .bigint, .primaryKey(autoIncrement: true))
+                .identityColumn("msgId")
                 .column("movieId", type: .bigint, .notNull)
                 .column("content", type: .text)
                 .run()

@@ -8,7 +8,7 @@ public enum MovieRepository {
     public static let schema: [SchemaStep] = [
         SchemaStep { database in
             try await database.create(table: movies.name).ifNotExists()
-                .column("movieId", type: .bigint, .primaryKey(autoIncrement: true))
+                .identityColumn("movieId")
                 .column("status", type: .text)
                 .column("desc", type: .text)
                 .column("reviewCnt", type: .bigint, .notNull)
@@ -17,7 +17,7 @@ public enum MovieRepository {
         },
         SchemaStep { database in
             try await database.create(table: reviews.name).ifNotExists()
-                .column("reviewId", type: .bigint, .primaryKey(autoIncrement: true))
+                .identityColumn("reviewId")
                 .column("movieId", type: .bigint, .notNull)
                 .column("content", type: .text)
                 .run()

@@ -33,7 +33,7 @@ public enum PaymentRepository {
     public static let schema: [SchemaStep] = [
         SchemaStep { database in
             try await database.create(table: payments.name).ifNotExists()
-                .column("payId", type: .bigint, .primaryKey(autoIncrement: true))
+                .identityColumn("payId")
                 .column("rsvId", type: .bigint, .notNull, .unique)
                 .column("movieId", type: .bigint, .notNull)
                 .column("status", type: .text)

@@ -24,7 +24,9 @@ public struct PaymentController: Sendable {
         let rsvId = try fields.requiredInteger("rsvId")
         let movieId = try fields.requiredInteger("movieId")
         _ = try fields.choice("status", in: [PaymentStatus.paid])
-        let (payment, created) = try await persistence.transaction(metadata: eventMetadata(for: request)) { database, events in
+        let (payment, created) = try await persistence.transaction(
+            metadata: eventMetadata(for: request), awaitingPublication: .seconds(2)
+        ) { database, events in
             if let existing = try await PaymentRepository.find(rsvId: rsvId, on: database) {
                 guard existing.movieId == movieId else {
                     throw APIError.conflict("reservation \(rsvId) was already paid for movie \(existing.movieId)", field: "movieId")

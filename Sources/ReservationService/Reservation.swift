@@ -54,7 +54,7 @@ public enum ReservationRepository {
         // is gone) and remembers payment calls whose outcome is not settled yet.
         SchemaStep { database in
             try await database.create(table: pendingTable).ifNotExists()
-                .column("rsvId", type: .bigint, .primaryKey(autoIncrement: true))
+                .identityColumn("rsvId")
                 .column("movieId", type: .bigint, .notNull)
                 .column("startedAt", type: .bigint, .notNull)
                 .run()
@@ -69,7 +69,6 @@ public enum ReservationRepository {
     ]
 
     public static func beginPayment(movieId: Int64, now: Int64, on database: any SQLDatabase) async throws -> Int64 {
-        // Reservation ids continue after the highest reservation, also when the pending table is new.
         let id = try await database.insert(into: pendingTable)
             .columns("movieId", "startedAt")
             .values(SQLBind(movieId), SQLBind(now))

@@ -159,7 +159,7 @@ func withClient<Value: Sendable>(_ body: (HTTPClient) async throws -> Value) asy
 
 extension TestResponse {
     func decode<T: Decodable>(_ type: T.Type = T.self) throws -> T {
-        try JSONDecoder().decode(type, from: Data(buffer: self.body))
+        try JSONDecoder().decode(type, from: Data(self.body.readableBytesView))
     }
 
     var bodyString: String { String(buffer: self.body) }

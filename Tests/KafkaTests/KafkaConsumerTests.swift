@@ -60,6 +60,8 @@ import Testing
         #expect(empty.value.isEmpty)
 
         #expect(await consumer.isConnected() == false)
+        // The mock brokers must outlive the clients using them, not just the last mention.
+        withExtendedLifetime(cluster) {}
     }
 
     @Test func restartedConsumerResumesAfterLastStoredOffset() async throws {
@@ -93,6 +95,8 @@ import Testing
         }
         #expect(secondRun.map(\.offset) == Array(Int64(processed)..<Int64(total)))
         #expect(secondRun.map { text($0.value) } == (processed..<total).map { "m\($0)" })
+        // The mock brokers must outlive the clients using them, not just the last mention.
+        withExtendedLifetime(cluster) {}
     }
 
     @Test func runReturnsOnCancellationAndEndsIteration() async throws {
@@ -109,5 +113,7 @@ import Testing
         running.cancel()
         try await withDeadline(15, "run() returning after cancellation") { try await running.value }
         #expect(try await withDeadline(5, "iteration ending") { try await iteration.value } == 0)
+        // The mock brokers must outlive the clients using them, not just the last mention.
+        withExtendedLifetime(cluster) {}
     }
 }

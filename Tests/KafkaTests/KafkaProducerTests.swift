@@ -57,6 +57,38 @@ import Testing
             #expect(offsets == Array(0..<Int64(offsets.count)))
         }
         #expect(producer.pendingDeliveryCount == 0)
+        // The mock brokers must outlive the clients using them, not just the last mention.
+        withExtendedLifetime(cluster) {}
+    }
+
+    @Test func fullLocalQueueIsRetriedNotFailed() async throws {
+        let cluster = try KafkaMockCluster()
+        try cluster.createTopic("tiny-queue", partitions: 1)
+        let producer = try KafkaProducer(
+            configuration: .init(
+                bootstrapServers: cluster.bootstrapServers,
+                clientID: "tiny-queue-producer",
+                // Far fewer slots than concurrent sends: most first attempts hit QUEUE_FULL.
+                properties: ["queue.buffering.max.messages": "5"]
+            ),
+            logger: testLogger
+        )
+        let count = 100
+        let reports = try await withRunningServices([producer]) {
+            try await withThrowingTaskGroup(of: KafkaDeliveryReport.self) { group in
+                for index in 0..<count {
+                    group.addTask {
+                        try await producer.send(KafkaOutgoingMessage(topic: "tiny-queue", key: nil, value: bytes("\(index)")))
+                    }
+                }
+                var reports: [KafkaDeliveryReport] = []
+                for try await report in group { reports.append(report) }
+                return reports
+            }
+        }
+        #expect(Set(reports.map(\.offset)) == Set(0..<Int64(count)))
+        // The mock brokers must outlive the clients using them, not just the last mention.
+        withExtendedLifetime(cluster) {}
     }
 
     @Test func sendToUnreachableBrokerFailsWithinMessageTimeout() async throws {
@@ -108,7 +140,7 @@ import Testing
                 bootstrapServers: cluster.bootstrapServers,
                 clientID: "flush-producer",
                 // Long enough that only the shutdown flush can explain a prompt delivery.
-                properties: ["linger.ms": "5000"]
+                properties: ["linger.ms": "8000"]
             ),
             logger: testLogger
         )
@@ -137,12 +169,14 @@ import Testing
         let reports = try await sends.value
         #expect(reports.count == count)
         #expect(Set(reports.map(\.offset)) == Set(0..<Int64(count)))
-        #expect(elapsed < .seconds(4), "flush should send at once instead of waiting for linger.ms (took \(elapsed))")
+        #expect(elapsed < .seconds(6), "flush should send at once instead of waiting for linger.ms (took \(elapsed))")
 
         let error = await #expect(throws: KafkaError.self) {
             try await producer.send(KafkaOutgoingMessage(topic: "flush", key: nil, value: bytes("late")))
         }
         #expect(error?.code == -197)  // RD_KAFKA_RESP_ERR__DESTROY
+        // The mock brokers must outlive the clients using them, not just the last mention.
+        withExtendedLifetime(cluster) {}
     }
 
     @Test func runReturnsWhenCancelled() async throws {

@@ -20,7 +20,9 @@ public enum JSONValue: Sendable, Equatable {
         case (.number(let a), .number(let b)): a == b
         case (.string(let a), .string(let b)): a == b
         case (.array(let a), .array(let b)): a == b
-        case (.object(let a), .object(let b)): a.count == b.count && zip(a, b).allSatisfy { $0.0 == $1.0 && $0.1 == $1.1 }
+        // JSON objects are unordered: equal when they hold the same members, in any order.
+        case (.object(let a), .object(let b)):
+            a.count == b.count && a.allSatisfy { key, value in b.first { $0.0 == key }?.1 == value }
         default: false
         }
     }

@@ -17,7 +17,7 @@ public enum InboxRepository {
         },
         SchemaStep { database in
             try await database.create(table: parkedTable).ifNotExists()
-                .column("id", type: .bigint, .primaryKey(autoIncrement: true))
+                .identityColumn("id")
                 .column("topic", type: .text, .notNull)
                 .column("partition", type: .int, .notNull)
                 .column("offset", type: .bigint, .notNull)

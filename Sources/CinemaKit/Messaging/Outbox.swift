@@ -1,5 +1,6 @@
 import Foundation
 public import SQLKit
+import Synchronization
 
 /// Identifies a message and the chain of work it belongs to. Travels as Kafka headers (never in
 /// the JSON, whose shape belongs to the original system) and as `X-Correlation-Id` over HTTP.
@@ -41,6 +42,7 @@ public struct OutboxMessage: Sendable, Equatable, Decodable {
 public struct EventRecorder: Sendable {
     let database: any SQLDatabase
     public let metadata: EventMetadata
+    private let lastSeq = LastRecordedSeq()
 
     public init(database: any SQLDatabase, metadata: EventMetadata) {
         self.database = database
@@ -48,8 +50,17 @@ public struct EventRecorder: Sendable {
     }
 
     public func record(_ event: some OutgoingEvent) async throws {
-        try await OutboxRepository.enqueue(event, metadata: metadata, on: database)
+        let seq = try await OutboxRepository.enqueue(event, metadata: metadata, on: database)
+        lastSeq.value.withLock { $0 = max($0 ?? seq, seq) }
     }
+
+    /// The outbox position of the last event recorded, if any.
+    public var lastRecordedSeq: Int64? { lastSeq.value.withLock { $0 } }
+}
+
+/// Shared by the copies of one transaction's recorder.
+private final class LastRecordedSeq: Sendable {
+    let value = Mutex<Int64?>(nil)
 }
 
 public enum OutboxRepository {
@@ -58,7 +69,7 @@ public enum OutboxRepository {
     static let schema: [SchemaStep] = [
         SchemaStep { database in
             try await database.create(table: table).ifNotExists()
-                .column("seq", type: .bigint, .primaryKey(autoIncrement: true))
+                .identityColumn("seq")
                 .column("messageId", type: .text, .notNull, .unique)
                 .column("eventType", type: .text, .notNull)
                 .column("messageKey", type: .text, .notNull)
@@ -69,8 +80,9 @@ public enum OutboxRepository {
         },
     ]
 
-    public static func enqueue(_ event: some OutgoingEvent, metadata: EventMetadata, on database: any SQLDatabase) async throws {
-        try await database.insert(into: table)
+    @discardableResult
+    public static func enqueue(_ event: some OutgoingEvent, metadata: EventMetadata, on database: any SQLDatabase) async throws -> Int64 {
+        let seq = try await database.insert(into: table)
             .columns("messageId", "eventType", "messageKey", "payload", "correlationId", "causationId")
             .values(
                 SQLBind(UUID().uuidString.lowercased()),
@@ -80,7 +92,10 @@ public enum OutboxRepository {
                 SQLBind(metadata.correlationId),
                 SQLBind(metadata.causationId)
             )
-            .run()
+            .returning("seq")
+            .first(decodingColumn: "seq", as: Int64.self)
+        guard let seq else { throw APIError.internalError("outbox insert returned no position") }
+        return seq
     }
 
     /// The oldest unpublished messages, in the order they were committed.

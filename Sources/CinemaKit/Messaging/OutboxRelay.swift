@@ -1,6 +1,7 @@
 public import Logging
 public import ServiceLifecycle
 import Metrics
+import Synchronization
 
 /// Publishes committed outbox rows to the broker in commit order and deletes them only after the
 /// broker acknowledged them. A crash or a broker outage between commit and publish therefore
@@ -14,6 +15,7 @@ public final class OutboxRelay: Service {
     private let batchSize: Int
     private let idlePollInterval: Duration
     private let wakeup = Wakeup()
+    private let watermark = PublicationWatermark()
     private let published = Counter(label: "cinema_outbox_published_total")
     private let failures = Counter(label: "cinema_outbox_publish_failures_total")
 
@@ -73,6 +75,11 @@ public final class OutboxRelay: Service {
         }
     }
 
+    /// Waits until every outbox row up to `seq` has been acknowledged by the broker; false on timeout.
+    public func waitUntilPublished(through seq: Int64, timeout: Duration) async -> Bool {
+        await watermark.wait(for: seq, timeout: timeout)
+    }
+
     /// Publishes up to one batch; returns how many rows it published.
     @discardableResult
     public func publishNextBatch() async throws -> Int {
@@ -101,12 +108,16 @@ public final class OutboxRelay: Service {
             return results
         }
         let acknowledged = results.filter { $0.1 == nil }.map(\.0)
+        let firstFailed = results.filter { $0.1 != nil }.map(\.0).min()
         if !acknowledged.isEmpty {
             try await store.transaction { database in
                 try await OutboxRepository.markPublished(acknowledged, on: database)
             }
             published.increment(by: acknowledged.count)
         }
+        // Everything before the first failure is out; the failed one and later go again.
+        let batchEnd = batch.last!.seq
+        watermark.advance(to: firstFailed.map { $0 - 1 } ?? batchEnd)
         if let firstError = results.first(where: { $0.1 != nil })?.1 {
             throw firstError
         }
@@ -133,5 +144,61 @@ struct Backoff {
 
     mutating func reset() {
         current = nil
+    }
+}
+
+/// The highest outbox position up to which everything is published, with waiters for positions.
+final class PublicationWatermark: Sendable {
+    private struct State {
+        var publishedThrough: Int64 = 0
+        var waiters: [UInt64: (seq: Int64, continuation: CheckedContinuation<Bool, Never>)] = [:]
+        var nextID: UInt64 = 0
+        /// Waiters whose time ran out before they had registered.
+        var expired: Set<UInt64> = []
+    }
+
+    private let state = Mutex(State())
+
+    func advance(to seq: Int64) {
+        let released = state.withLock { state -> [CheckedContinuation<Bool, Never>] in
+            guard seq > state.publishedThrough else { return [] }
+            state.publishedThrough = seq
+            let ready = state.waiters.filter { $0.value.seq <= seq }
+            for id in ready.keys { state.waiters[id] = nil }
+            return ready.values.map(\.continuation)
+        }
+        for continuation in released { continuation.resume(returning: true) }
+    }
+
+    func wait(for seq: Int64, timeout: Duration) async -> Bool {
+        let id = state.withLock { state -> UInt64 in
+            state.nextID += 1
+            return state.nextID
+        }
+        let timer = Task {
+            do {
+                try await Task.sleep(for: timeout)
+                self.resume(id, with: false)
+            } catch {}
+        }
+        defer { timer.cancel() }
+        return await withCheckedContinuation { continuation in
+            let alreadyPublished = state.withLock { state -> Bool? in
+                if state.publishedThrough >= seq { return true }
+                if state.expired.remove(id) != nil { return false }
+                state.waiters[id] = (seq, continuation)
+                return nil
+            }
+            if let alreadyPublished { continuation.resume(returning: alreadyPublished) }
+        }
+    }
+
+    private func resume(_ id: UInt64, with value: Bool) {
+        let waiter = state.withLock { state in
+            let waiter = state.waiters.removeValue(forKey: id)
+            if waiter == nil { state.expired.insert(id) }
+            return waiter
+        }
+        waiter?.continuation.resume(returning: value)
     }
 }

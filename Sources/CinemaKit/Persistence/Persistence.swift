@@ -5,20 +5,38 @@ public import SQLKit
 public struct Persistence: Sendable {
     public let store: any Store
     private let eventsCommitted: @Sendable () -> Void
+    private let waitForPublication: @Sendable (_ throughSeq: Int64, _ timeout: Duration) async -> Bool
 
-    public init(store: any Store, eventsCommitted: @escaping @Sendable () -> Void = {}) {
+    public init(
+        store: any Store,
+        eventsCommitted: @escaping @Sendable () -> Void = {},
+        waitForPublication: @escaping @Sendable (_ throughSeq: Int64, _ timeout: Duration) async -> Bool = { _, _ in false }
+    ) {
         self.store = store
         self.eventsCommitted = eventsCommitted
+        self.waitForPublication = waitForPublication
     }
 
+    /// Runs `body` in one transaction with an event recorder on the same transaction.
+    ///
+    /// With `awaitingPublication`, returns only once the broker has acknowledged the events
+    /// recorded (or the time is up: they are committed and will go out, just later). The payment
+    /// service uses this so PaymentApproved is on the topic before the reservation it pays for is
+    /// created, the order the original's event log shows.
     public func transaction<Result: Sendable>(
         metadata: EventMetadata,
+        awaitingPublication timeout: Duration? = nil,
         _ body: @Sendable (any SQLDatabase, EventRecorder) async throws -> Result
     ) async throws -> Result {
-        let result = try await store.transaction { database in
-            try await body(database, EventRecorder(database: database, metadata: metadata))
+        let (result, lastSeq) = try await store.transaction { database in
+            let recorder = EventRecorder(database: database, metadata: metadata)
+            let result = try await body(database, recorder)
+            return (result, recorder.lastRecordedSeq)
         }
-        eventsCommitted()
+        if let lastSeq {
+            eventsCommitted()
+            if let timeout { _ = await waitForPublication(lastSeq, timeout) }
+        }
         return result
     }
 

@@ -117,3 +117,17 @@ public struct SchemaStep: Sendable {
         self.apply = apply
     }
 }
+
+extension SQLCreateTableBuilder {
+    /// A 64-bit primary key the database assigns and never hands out twice, even after the row
+    /// with the highest id is deleted: ids travel in events, so a reused id would alias two
+    /// different things. SQLite needs `AUTOINCREMENT` spelled out for that; other engines' identity
+    /// columns already behave so.
+    @discardableResult
+    public func identityColumn(_ name: String) -> Self {
+        if database.dialect.name == "sqlite" {
+            return column(name, type: .bigint, .custom(SQLRaw("PRIMARY KEY AUTOINCREMENT")))
+        }
+        return column(name, type: .bigint, .primaryKey(autoIncrement: true))
+    }
+}

@@ -114,7 +114,11 @@ public enum ServiceRuntime {
             logger: logger
         )
         let relay = OutboxRelay(store: store, publisher: producer, topic: configuration.topic, logger: logger)
-        let persistence = Persistence(store: store, eventsCommitted: { relay.notifyPending() })
+        let persistence = Persistence(
+            store: store,
+            eventsCommitted: { relay.notifyPending() },
+            waitForPublication: { seq, timeout in await relay.waitUntilPublished(through: seq, timeout: timeout) }
+        )
         let consumer = try KafkaConsumer(
             configuration: KafkaConsumerConfiguration(
                 bootstrapServers: configuration.kafkaBrokers, groupID: definition.name, topics: [configuration.topic],

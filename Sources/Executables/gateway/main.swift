@@ -9,6 +9,12 @@ LoggingSystem.bootstrap { label in
     handler.logLevel = logLevel
     return handler
 }
+let logger = Logger(label: "cinema.gateway")
 
-let configuration = GatewayConfiguration.fromEnvironment(environment)
-try await runGateway(configuration: configuration, logger: Logger(label: "cinema.gateway"))
+do {
+    try await runGateway(configuration: .fromEnvironment(environment), logger: logger)
+} catch {
+    // A start-up failure such as a port in use is an operational error, not a reason for a crash report.
+    logger.critical("Gateway stopped", metadata: ["error.message": "\(error)"])
+    exit(1)
+}

@@ -1,0 +1,111 @@
+import CinemaKit
+import Foundation
+import Logging
+import SQLKit
+import Synchronization
+import Testing
+
+@Suite struct EventProcessorTests {
+    static func message(_ json: String, id: String? = UUID().uuidString, offset: Int64 = 0) -> IncomingMessage {
+        var headers: [String: String] = [MessageHeader.correlationId: "corr-1"]
+        if let id { headers[MessageHeader.messageId] = id }
+        return IncomingMessage(topic: "cinema", partition: 0, offset: offset, key: Array("1".utf8), value: Array(json.utf8), headers: headers)
+    }
+
+    static let confirmed = String(decoding: ReservationConfirmed(ReservationSnapshot(rsvId: 1, movieId: 1, status: "reserved", payId: 1)).encodedJSON(), as: UTF8.self)
+
+    /// A processor whose one handler counts in the database and records a follow-up event.
+    func processor(_ store: SQLiteStore, maxAttempts: Int = 3, failures: Int = 0, retryLater: Bool = false) -> EventProcessor {
+        let remainingFailures = Mutex(failures)
+        var handlers = EventHandlers()
+        handlers.on(ReservationConfirmed.self) { event, context in
+            let fail = remainingFailures.withLock { count -> Bool in
+                guard count > 0 else { return false }
+                count -= 1
+                return true
+            }
+            if fail {
+                if retryLater { throw RetryLater("not yet") }
+                struct Transient: Error {}
+                throw Transient()
+            }
+            try await context.database.update("counter").set(SQLIdentifier("value"), to: SQLRaw("value + 1")).run()
+            try await context.events.record(MovieReserved(MovieSnapshot(movieId: event.movieId, status: "reserved", desc: nil, reviewCnt: 0, lastAction: "reserved")))
+        }
+        return EventProcessor(persistence: Persistence(store: store), handlers: handlers, logger: Logger(label: "test"),
+                              maxAttempts: maxAttempts, initialBackoff: .milliseconds(1))
+    }
+
+    @Test func anEventIsAppliedOnceEvenWhenRedelivered() async throws {
+        let store = try await temporaryStore(schema: counterSchema)
+        let processor = processor(store)
+        let message = Self.message(Self.confirmed, id: "m-1")
+        #expect(await processor.process(message) == .applied)
+        #expect(await processor.process(message) == .duplicate)
+        #expect(try await counterValue(store) == 1)
+        let outbox = try await store.read { try await OutboxRepository.pending(limit: 10, on: $0) }
+        #expect(outbox.count == 1)
+        #expect(outbox.first?.eventType == "MovieReserved")
+        #expect(outbox.first?.correlationId == "corr-1")
+        #expect(outbox.first?.causationId == "m-1")
+        #expect(outbox.first?.messageKey == "1")
+        await store.close()
+    }
+
+    @Test func unknownEventTypesAreIgnoredWithoutEffect() async throws {
+        let store = try await temporaryStore(schema: counterSchema)
+        #expect(await processor(store).process(Self.message(#"{"eventType":"SomethingNew","x":1}"#)) == .ignored)
+        #expect(await processor(store).process(Self.message(Self.confirmed.replacingOccurrences(of: "ReservationConfirmed", with: "PaymentApproved"))) == .ignored)
+        #expect(try await counterValue(store) == 0)
+        #expect(try await store.read { try await InboxRepository.parked(on: $0) }.isEmpty)
+        await store.close()
+    }
+
+    @Test func malformedEventsAreParkedWithTheirOffset() async throws {
+        let store = try await temporaryStore(schema: counterSchema)
+        let processor = processor(store)
+        let notJSON = await processor.process(Self.message("this is not json", offset: 41))
+        let badBody = await processor.process(Self.message(#"{"eventType":"ReservationConfirmed","rsvId":"one"}"#, offset: 42))
+        guard case .parked = notJSON, case .parked = badBody else {
+            Issue.record("expected both parked, got \(notJSON) and \(badBody)")
+            return
+        }
+        let parked = try await store.read { try await InboxRepository.parked(on: $0) }
+        #expect(parked.map(\.offset) == [41, 42])
+        #expect(parked[1].payload == #"{"eventType":"ReservationConfirmed","rsvId":"one"}"#)
+        #expect(try await counterValue(store) == 0)
+        await store.close()
+    }
+
+    @Test func aFailingHandlerIsRetriedAndItsEffectCommittedOnce() async throws {
+        let store = try await temporaryStore(schema: counterSchema)
+        #expect(await processor(store, maxAttempts: 5, failures: 2, retryLater: true).process(Self.message(Self.confirmed)) == .applied)
+        #expect(try await counterValue(store) == 1)
+        #expect(try await store.read { try await OutboxRepository.count(on: $0) } == 1)
+        await store.close()
+    }
+
+    @Test func aHandlerThatKeepsFailingIsParkedNotDropped() async throws {
+        let store = try await temporaryStore(schema: counterSchema)
+        let message = Self.message(Self.confirmed, id: "m-stuck", offset: 7)
+        let outcome = await processor(store, maxAttempts: 3, failures: 100).process(message)
+        guard case .parked(let reason) = outcome else { Issue.record("expected parked, got \(outcome)"); return }
+        #expect(reason.contains("3 attempts"))
+        let parked = try await store.read { try await InboxRepository.parked(on: $0) }
+        #expect(parked.map(\.messageId) == ["m-stuck"])
+        #expect(try await counterValue(store) == 0)
+        #expect(try await store.read { try await OutboxRepository.count(on: $0) } == 0)
+        #expect(try await store.read { try await InboxRepository.contains(messageId: "m-stuck", on: $0) } == false)
+        await store.close()
+    }
+
+    @Test func messagesWithoutAnIdAreIdentifiedByTheirPosition() async throws {
+        let store = try await temporaryStore(schema: counterSchema)
+        let processor = processor(store)
+        #expect(await processor.process(Self.message(Self.confirmed, id: nil, offset: 5)) == .applied)
+        #expect(await processor.process(Self.message(Self.confirmed, id: nil, offset: 5)) == .duplicate)
+        #expect(await processor.process(Self.message(Self.confirmed, id: nil, offset: 6)) == .applied)
+        #expect(try await counterValue(store) == 2)
+        await store.close()
+    }
+}

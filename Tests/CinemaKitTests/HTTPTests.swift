@@ -1,0 +1,143 @@
+import CinemaKit
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import Testing
+
+@Suite struct RequestFieldsTests {
+    func fields(_ json: String) throws -> RequestFields {
+        guard case .object(let members) = try JSONValue.parse(Array(json.utf8)) else { throw APIError.badRequest("not an object") }
+        return RequestFields(members: Dictionary(members, uniquingKeysWith: { $1 }))
+    }
+
+    @Test func integersMayComeAsStringsLikeHttpieSendsThem() throws {
+        #expect(try fields(#"{"movieId":"12"}"#).requiredInteger("movieId") == 12)
+        #expect(try fields(#"{"movieId":12}"#).requiredInteger("movieId") == 12)
+        #expect(try fields(#"{"roomId":3}"#).requiredInteger("movieId", aliases: ["roomId"]) == 3)
+    }
+
+    @Test func wrongTypesAndMissingFieldsNameTheField() throws {
+        #expect { try fields(#"{"movieId":"abc"}"#).requiredInteger("movieId") } throws: { error in
+            (error as? APIError)?.field == "movieId" && (error as? APIError)?.status == .badRequest
+        }
+        #expect { try fields(#"{"movieId":true}"#).requiredInteger("movieId") } throws: { error in
+            (error as? APIError)?.message == "movieId must be an integer, got a boolean"
+        }
+        #expect { try fields(#"{"movieId":1.5}"#).requiredInteger("movieId") } throws: { error in
+            (error as? APIError)?.field == "movieId"
+        }
+        #expect { try fields(#"{}"#).requiredInteger("movieId") } throws: { error in
+            (error as? APIError)?.message == "movieId is required"
+        }
+        #expect { try fields(#"{"desc":5}"#).string("desc") } throws: { error in
+            (error as? APIError)?.message == "desc must be a string, got a number"
+        }
+        #expect { try fields(#"{"status":"x"}"#).choice("status", in: ["a", "b"]) } throws: { error in
+            (error as? APIError)?.field == "status"
+        }
+        #expect(try fields(#"{"desc":null}"#).string("desc") == nil)
+    }
+
+    @Test func jsonValueKeepsObjectOrderWhenWriting() {
+        let value = JSONValue.object([("z", .integer(1)), ("a", .array([.null, .bool(true), .string("é\"")]))])
+        #expect(String(decoding: value.serialized(), as: UTF8.self) == #"{"z":1,"a":[null,true,"é\""]}"#)
+    }
+}
+
+/// The kit's HTTP plumbing, through a real router.
+@Suite struct HTTPPlumbingTests {
+    struct Thing: HALResource, Decodable {
+        var thingId: Int64
+        static let collectionName = "things"
+        static let itemRelation = "thing"
+        var id: Int64 { thingId }
+        var fields: [(String, JSONValue)] { [("thingId", .integer(thingId))] }
+    }
+
+    func app() -> some ApplicationProtocol {
+        let router = Router()
+        router.add(middleware: JSONErrorMiddleware())
+        router.post("things") { request, context -> Response in
+            let fields = try await RequestFields.read(from: request, context: context)
+            let id = try fields.requiredInteger("thingId")
+            return HAL.itemResponse(Thing(thingId: id), links: LinkBuilder(request: request), status: .created)
+        }
+        router.get("things") { request, _ -> Response in
+            let pageRequest = try PageRequest(request: request)
+            let all = (1...45).map { Thing(thingId: Int64($0)) }
+            let items = Array(all.dropFirst(pageRequest.offset).prefix(pageRequest.size))
+            return HAL.collectionResponse(Page(items: items, request: pageRequest, totalElements: all.count), links: LinkBuilder(request: request))
+        }
+        router.get("boom") { _, _ -> Response in throw CancellationError() }
+        return Application(router: router)
+    }
+
+    @Test func createdItemsHaveLocationAndLinksFromForwardedHeaders() async throws {
+        try await app().test(.router) { client in
+            try await client.execute(
+                uri: "/things", method: .post,
+                headers: [HTTPField.Name("X-Forwarded-Host")!: "localhost:8088", HTTPField.Name("X-Forwarded-Proto")!: "http"],
+                body: ByteBuffer(string: #"{"thingId":"4"}"#)
+            ) { response in
+                #expect(response.status == .created)
+                #expect(response.headers[.location] == "http://localhost:8088/things/4")
+                #expect(response.headers[.contentType] == "application/hal+json")
+                #expect(String(buffer: response.body)
+                    == #"{"thingId":4,"_links":{"self":{"href":"http://localhost:8088/things/4"},"thing":{"href":"http://localhost:8088/things/4"}}}"#)
+            }
+        }
+    }
+
+    @Test func badBodiesGetJSONErrorsNamingTheProblem() async throws {
+        try await app().test(.router) { client in
+            for (body, status, message) in [
+                ("{not json", HTTPResponse.Status.badRequest, "request body is not valid JSON"),
+                ("[1]", .badRequest, "request body must be a JSON object, not an array"),
+                ("", .badRequest, "request body is empty; send a JSON object"),
+                (#"{"thingId":"x"}"#, .badRequest, #"thingId must be an integer, got "x""#),
+                (String(repeating: " ", count: RequestFields.maximumBodySize + 10) + "{}", .contentTooLarge, "request body exceeds 65536 bytes"),
+            ] {
+                try await client.execute(uri: "/things", method: .post, body: ByteBuffer(string: body)) { response in
+                    #expect(response.status == status)
+                    let json = try JSONValue.parse(Array(response.body.readableBytesView))
+                    #expect(json["message"] == .string(message))
+                    #expect(json["status"] == .integer(Int64(status.code)))
+                    #expect(json["path"] == .string("/things"))
+                }
+            }
+        }
+    }
+
+    @Test func unexpectedErrorsAndUnknownRoutesAreJSONToo() async throws {
+        try await app().test(.router) { client in
+            try await client.execute(uri: "/boom", method: .get) { response in
+                #expect(response.status == .internalServerError)
+                let json = try? JSONValue.parse(Array(response.body.readableBytesView))
+                #expect(json?["message"] == .string("internal error"))
+            }
+            try await client.execute(uri: "/nothing-here", method: .get) { response in
+                #expect(response.status == .notFound)
+                let json = try? JSONValue.parse(Array(response.body.readableBytesView))
+                #expect(json?["status"] == .integer(404))
+            }
+        }
+    }
+
+    @Test func collectionsArePagedLikeSpringDataREST() async throws {
+        try await app().test(.router) { client in
+            try await client.execute(uri: "/things?page=1&size=20", method: .get) { response in
+                let json = try JSONValue.parse(Array(response.body.readableBytesView))
+                guard case .array(let items)? = json["_embedded"]?["things"] else { Issue.record("no _embedded.things"); return }
+                #expect(items.count == 20)
+                #expect(items.first?["thingId"] == .integer(21))
+                #expect(json["page"] == .object([("size", .integer(20)), ("totalElements", .integer(45)), ("totalPages", .integer(3)), ("number", .integer(1))]))
+                #expect(json["_links"]?["next"]?["href"] != nil)
+                #expect(json["_links"]?["prev"]?["href"] != nil)
+            }
+            try await client.execute(uri: "/things?page=-1", method: .get) { response in
+                #expect(response.status == .badRequest)
+            }
+        }
+    }
+}

@@ -1,0 +1,95 @@
+import CinemaKit
+import Foundation
+import Logging
+import SQLKit
+import Testing
+
+/// A real SQLite file in a fresh temporary folder.
+func temporaryStore(schema: [SchemaStep] = []) async throws -> SQLiteStore {
+    let path = FileManager.default.temporaryDirectory.appendingPathComponent("cinema-test-\(UUID().uuidString).sqlite").path
+    return try await SQLiteStore.open(path: path, schema: schema, logger: Logger(label: "test"))
+}
+
+let counterSchema = [
+    SchemaStep { database in
+        try await database.create(table: "counter").ifNotExists()
+            .column("id", type: .bigint, .primaryKey(autoIncrement: false))
+            .column("value", type: .bigint, .notNull)
+            .run()
+        try await database.raw("INSERT OR IGNORE INTO counter (id, value) VALUES (1, 0)").run()
+    },
+]
+
+func counterValue(_ store: some Store) async throws -> Int64 {
+    try await store.read { database in
+        try await database.select().column("value").from("counter").first(decodingColumn: "value", as: Int64.self) ?? -1
+    }
+}
+
+@Suite struct StoreTests {
+    @Test func concurrentTransactionsDoNotInterleave() async throws {
+        let store = try await temporaryStore(schema: counterSchema)
+        // Read-modify-write with a suspension in between: lost updates if transactions interleaved.
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for _ in 0..<50 {
+                group.addTask {
+                    try await store.transaction { database in
+                        let value = try await database.select().column("value").from("counter")
+                            .first(decodingColumn: "value", as: Int64.self) ?? 0
+                        await Task.yield()
+                        try await database.update("counter").set("value", to: SQLBind(value + 1)).run()
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+        #expect(try await counterValue(store) == 50)
+        await store.close()
+    }
+
+    @Test func aFailedTransactionLeavesNothingBehind() async throws {
+        let store = try await temporaryStore(schema: counterSchema)
+        struct Boom: Error {}
+        await #expect(throws: Boom.self) {
+            try await store.transaction { database in
+                try await database.update("counter").set("value", to: SQLBind(Int64(99))).run()
+                try await OutboxRepository.enqueue(
+                    MovieRegistered(MovieSnapshot(movieId: 1, status: "available", desc: nil, reviewCnt: 0, lastAction: "register")),
+                    metadata: .newCorrelation(), on: database
+                )
+                throw Boom()
+            }
+        }
+        #expect(try await counterValue(store) == 0)
+        #expect(try await store.read { try await OutboxRepository.count(on: $0) } == 0)
+        await store.close()
+    }
+
+    @Test func identityColumnsNeverReuseAnId() async throws {
+        let store = try await temporaryStore(schema: [
+            SchemaStep { try await $0.create(table: "item").ifNotExists().identityColumn("id").column("name", type: .text).run() },
+        ])
+        func insert() async throws -> Int64 {
+            try await store.transaction { database in
+                try await database.insert(into: "item").columns("name").values(SQLBind("x")).returning("id")
+                    .first(decodingColumn: "id", as: Int64.self) ?? -1
+            }
+        }
+        let first = try await insert()
+        try await store.transaction { try await $0.delete(from: "item").run() }
+        let second = try await insert()
+        #expect(second == first + 1)
+        await store.close()
+    }
+
+    @Test func reopeningKeepsDataAndSchemaIsIdempotent() async throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("cinema-reopen-\(UUID().uuidString).sqlite").path
+        let store = try await SQLiteStore.open(path: path, schema: counterSchema, logger: Logger(label: "test"))
+        try await store.transaction { try await $0.update("counter").set("value", to: SQLBind(Int64(7))).run() }
+        await store.close()
+        let reopened = try await SQLiteStore.open(path: path, schema: counterSchema, logger: Logger(label: "test"))
+        #expect(try await counterValue(reopened) == 7)
+        #expect(await reopened.isHealthy())
+        await reopened.close()
+    }
+}

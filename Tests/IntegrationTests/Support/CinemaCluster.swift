@@ -1,0 +1,223 @@
+import AsyncHTTPClient
+import CinemaKit
+import Foundation
+import NIOCore
+import NIOHTTP1
+
+/// The whole system as separate processes: a Tansu broker, the five services and the gateway,
+/// on free loopback ports with their databases in a fresh temporary folder. Tests talk to it
+/// only through the gateway, as a client would.
+final class CinemaCluster {
+    static let serviceNames = ["payment", "movie", "reservation", "message", "viewpage"]
+
+    let directory: URL
+    let brokerPort: Int
+    let ports: [String: Int]
+    private(set) var processes: [String: ManagedProcess] = [:]
+    private var broker: ManagedProcess?
+
+    var gatewayURL: String { "http://127.0.0.1:\(ports["gateway"]!)" }
+    var brokerAddress: String { "127.0.0.1:\(brokerPort)" }
+
+    static var packageRoot: URL {
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().deletingLastPathComponent()
+    }
+
+    static var binaryDirectory: URL {
+        if let configured = ProcessInfo.processInfo.environment["CINEMA_BIN_DIR"] {
+            return URL(fileURLWithPath: configured)
+        }
+        return packageRoot.appendingPathComponent(".build/debug")
+    }
+
+    static var tansu: URL {
+        if let configured = ProcessInfo.processInfo.environment["TANSU_BIN"] {
+            return URL(fileURLWithPath: configured)
+        }
+        return packageRoot.appendingPathComponent(".tools/bin/tansu")
+    }
+
+    static var kcat: URL {
+        let bundled = packageRoot.appendingPathComponent(".tools/bin/kcat")
+        return FileManager.default.isExecutableFile(atPath: bundled.path) ? bundled : URL(fileURLWithPath: "/usr/bin/kcat")
+    }
+
+    /// The environment every child gets: ours (LD_LIBRARY_PATH with the librdkafka that speaks
+    /// to Tansu comes from `make test`), plus the package's `.tools/lib` in case it is missing.
+    static var baseEnvironment: [String: String] {
+        var environment = ProcessInfo.processInfo.environment
+        let toolsLib = packageRoot.appendingPathComponent(".tools/lib").path
+        let current = environment["LD_LIBRARY_PATH"] ?? ""
+        if !current.split(separator: ":").contains(Substring(toolsLib)) {
+            environment["LD_LIBRARY_PATH"] = current.isEmpty ? toolsLib : "\(toolsLib):\(current)"
+        }
+        environment["LOG_LEVEL"] = environment["CINEMA_TEST_LOG_LEVEL"] ?? "debug"
+        return environment
+    }
+
+    init() throws {
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent("cinema-it-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        brokerPort = freePort()
+        var ports: [String: Int] = [:]
+        for name in Self.serviceNames + ["gateway"] { ports[name] = freePort() }
+        self.ports = ports
+    }
+
+    static func start() async throws -> CinemaCluster {
+        let cluster = try CinemaCluster()
+        do {
+            try await cluster.startBroker()
+            for name in serviceNames { try cluster.launch(name) }
+            try cluster.launch("gateway")
+            for name in serviceNames + ["gateway"] { try await cluster.waitUntilReady(name) }
+        } catch {
+            print(cluster.diagnostics())
+            await cluster.shutdown()
+            throw error
+        }
+        return cluster
+    }
+
+    private func startBroker() async throws {
+        let url = "tcp://127.0.0.1:\(brokerPort)"
+        broker = try ManagedProcess(
+            name: "tansu", executable: Self.tansu,
+            arguments: ["broker", "--listener-url", url, "--advertised-listener-url", url],
+            environment: Self.baseEnvironment, logURL: directory.appendingPathComponent("tansu.log")
+        )
+        try await eventually("broker accepts topic creation", timeout: .seconds(20)) { () -> Bool? in
+            let create = try ManagedProcess(
+                name: "topic", executable: Self.tansu,
+                arguments: ["topic", "create", "cinema", "--partitions", "3", "--broker", url],
+                environment: Self.baseEnvironment, logURL: self.directory.appendingPathComponent("topic.log")
+            )
+            while create.isRunning { try await Task.sleep(for: .milliseconds(20)) }
+            return create.exitStatus == 0 ? true : nil
+        }
+    }
+
+    func environment(for name: String) -> [String: String] {
+        var environment = Self.baseEnvironment
+        environment["PORT"] = String(ports[name]!)
+        environment["HOST"] = "127.0.0.1"
+        environment["KAFKA_BROKERS"] = brokerAddress
+        environment["KAFKA_TOPIC"] = "cinema"
+        environment["DATABASE_PATH"] = directory.appendingPathComponent("\(name).sqlite").path
+        environment["PAYMENT_URL"] = "http://127.0.0.1:\(ports["payment"]!)"
+        environment["MOVIE_URL"] = "http://127.0.0.1:\(ports["movie"]!)"
+        environment["RESERVATION_URL"] = "http://127.0.0.1:\(ports["reservation"]!)"
+        environment["MESSAGE_URL"] = "http://127.0.0.1:\(ports["message"]!)"
+        environment["VIEWPAGE_URL"] = "http://127.0.0.1:\(ports["viewpage"]!)"
+        return environment
+    }
+
+    func launch(_ name: String) throws {
+        processes[name] = try ManagedProcess(
+            name: name, executable: Self.binaryDirectory.appendingPathComponent(name),
+            environment: environment(for: name), logURL: directory.appendingPathComponent("\(name).log")
+        )
+    }
+
+    func waitUntilReady(_ name: String) async throws {
+        let url = "http://127.0.0.1:\(ports[name]!)/\(name == "gateway" ? "health" : "ready")"
+        _ = try await eventually("\(name) ready", timeout: .seconds(40)) { () -> Bool? in
+            guard self.processes[name]?.isRunning == true else {
+                throw ProcessExited(name: name, log: self.processes[name]?.logTail() ?? "")
+            }
+            let response = try await HTTPClient.shared.execute(HTTPClientRequest(url: url), timeout: .seconds(2))
+            return response.status == .ok ? true : nil
+        }
+    }
+
+    /// Stops one service (SIGTERM, graceful) for a fault drill.
+    func stop(_ name: String) async {
+        await processes[name]?.stop()
+    }
+
+    /// Starts a stopped service again on the same port and database.
+    func restart(_ name: String) async throws {
+        try launch(name)
+        try await waitUntilReady(name)
+    }
+
+    func shutdown() async {
+        for process in processes.values { await process.stop() }
+        await broker?.stop()
+    }
+
+    func diagnostics() -> String {
+        var text = "cluster files in \(directory.path)\n"
+        for (name, process) in processes.sorted(by: { $0.key < $1.key }) {
+            text += "--- \(name) (exit \(process.exitStatus.map(String.init) ?? "running")) ---\n\(process.logTail(lines: 15))\n"
+        }
+        return text
+    }
+
+    // MARK: - Talking to the system
+
+    struct Reply: Sendable {
+        var status: Int
+        var headers: HTTPHeaders
+        var json: JSONValue?
+        var text: String
+    }
+
+    /// A request through the gateway; `body` is sent as given (like httpie, `key=value` pairs are strings).
+    func request(_ method: HTTPMethod, _ path: String, body: String? = nil) async throws -> Reply {
+        var request = HTTPClientRequest(url: gatewayURL + path)
+        request.method = method
+        if let body {
+            request.headers.add(name: "Content-Type", value: "application/json")
+            request.body = .bytes(ByteBuffer(string: body))
+        }
+        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(15))
+        let bytes = try await response.body.collect(upTo: 4 * 1024 * 1024)
+        let data = Array(bytes.readableBytesView)
+        return Reply(
+            status: Int(response.status.code), headers: response.headers,
+            json: try? JSONValue.parse(data), text: String(decoding: data, as: UTF8.self)
+        )
+    }
+
+    /// The items of a collection resource, read through the gateway.
+    func items(_ collection: String) async throws -> [JSONValue] {
+        let reply = try await request(.GET, "/\(collection)?size=2000")
+        guard reply.status == 200, case .array(let items)? = reply.json?["_embedded"]?[collection] else {
+            throw UnexpectedReply(reply: reply.text, status: reply.status)
+        }
+        return items
+    }
+
+    /// Every event on topic `cinema`, per partition in offset order, read with kcat.
+    func events() async throws -> [(partition: Int, offset: Int, json: String)] {
+        let output = directory.appendingPathComponent("events-\(UUID().uuidString.prefix(6)).txt")
+        let kcat = try ManagedProcess(
+            name: "kcat", executable: Self.kcat,
+            arguments: ["-C", "-b", brokerAddress, "-t", "cinema", "-o", "beginning", "-e", "-q", "-f", "%p\t%o\t%s\n"],
+            environment: Self.baseEnvironment, logURL: output
+        )
+        let deadline = ContinuousClock.now + .seconds(20)
+        while kcat.isRunning, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
+        kcat.killHard()
+        let text = try String(contentsOf: output, encoding: .utf8)
+        return text.split(separator: "\n").compactMap { line in
+            let parts = line.split(separator: "\t", maxSplits: 2)
+            guard parts.count == 3, let partition = Int(parts[0]), let offset = Int(parts[1]) else { return nil }
+            return (partition, offset, String(parts[2]))
+        }.sorted { ($0.partition, $0.offset) < ($1.partition, $1.offset) }
+    }
+}
+
+struct ProcessExited: Error, CustomStringConvertible {
+    var name: String
+    var log: String
+    var description: String { "\(name) exited:\n\(log)" }
+}
+
+struct UnexpectedReply: Error, CustomStringConvertible {
+    var reply: String
+    var status: Int
+    var description: String { "unexpected reply \(status): \(reply)" }
+}

@@ -1,0 +1,103 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A child process with its output in a log file, stopped politely (SIGTERM) or not (SIGKILL).
+final class ManagedProcess {
+    let name: String
+    let logURL: URL
+    private let process = Process()
+
+    init(name: String, executable: URL, arguments: [String] = [], environment: [String: String], logURL: URL) throws {
+        self.name = name
+        self.logURL = logURL
+        FileManager.default.createFile(atPath: logURL.path, contents: nil)
+        let log = try FileHandle(forWritingTo: logURL)
+        log.seekToEndOfFile()
+        process.executableURL = executable
+        process.arguments = arguments
+        process.environment = environment
+        process.standardOutput = log
+        process.standardError = log
+        try process.run()
+    }
+
+    var isRunning: Bool { process.isRunning }
+    var pid: Int32 { process.processIdentifier }
+
+    /// SIGTERM, then wait (polling) for the exit; SIGKILL if it does not come in time.
+    func stop(timeout: Duration = .seconds(15)) async {
+        guard process.isRunning else { return }
+        kill(process.processIdentifier, SIGTERM)
+        let deadline = ContinuousClock.now + timeout
+        while process.isRunning, ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        process.waitUntilExit()
+    }
+
+    func killHard() {
+        guard process.isRunning else { return }
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+    }
+
+    var exitStatus: Int32? { process.isRunning ? nil : process.terminationStatus }
+
+    func logTail(lines: Int = 40) -> String {
+        let text = (try? String(contentsOf: logURL, encoding: .utf8)) ?? ""
+        return text.split(separator: "\n", omittingEmptySubsequences: false).suffix(lines).joined(separator: "\n")
+    }
+}
+
+/// A TCP port nobody listens on right now (the kernel's choice for port 0).
+func freePort() -> Int {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    defer { close(fd) }
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_port = 0
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+    withUnsafeMutablePointer(to: &address) { pointer in
+        pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { socketAddress in
+            _ = bind(fd, socketAddress, length)
+            _ = getsockname(fd, socketAddress, &length)
+        }
+    }
+    return Int(UInt16(bigEndian: address.sin_port))
+}
+
+/// Polls `probe` until it returns a value or the deadline passes.
+func eventually<T>(
+    _ description: String,
+    timeout: Duration = .seconds(30),
+    interval: Duration = .milliseconds(100),
+    _ probe: () async throws -> T?
+) async throws -> T {
+    let deadline = ContinuousClock.now + timeout
+    var lastError: (any Error)?
+    while true {
+        do {
+            if let value = try await probe() { return value }
+        } catch {
+            lastError = error
+        }
+        guard ContinuousClock.now < deadline else {
+            throw TimedOut(description: description, lastError: lastError.map { "\($0)" })
+        }
+        try await Task.sleep(for: interval)
+    }
+}
+
+struct TimedOut: Error, CustomStringConvertible {
+    var description: String
+    var lastError: String?
+
+    init(description: String, lastError: String?) {
+        self.description = "timed out waiting for: \(description)" + (lastError.map { " (last error: \($0))" } ?? "")
+        self.lastError = lastError
+    }
+}
