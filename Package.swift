@@ -124,7 +124,12 @@ struct CinemaService {
         .init(library: "PaymentService", executable: "payment"),
         .init(
             library: "ReservationService", executable: "reservation",
-            extraDependencies: [.product(name: "AsyncHTTPClient", package: "async-http-client")]
+            extraDependencies: [
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ]
         ),
         .init(library: "MessageService", executable: "message"),
         .init(library: "ViewpageService", executable: "viewpage"),
@@ -154,7 +159,7 @@ struct CinemaService {
                     .target(name: library), "CinemaKit",
                     .product(name: "HummingbirdTesting", package: "hummingbird"),
                     .product(name: "HTTPTypes", package: "swift-http-types"),
-                ],
+                ] + extraDependencies,
                 swiftSettings: sharedSwiftSettings
             ),
         ]

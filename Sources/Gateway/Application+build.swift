@@ -1,7 +1,7 @@
 public import AsyncHTTPClient
 public import Hummingbird
 public import Logging
-import NIOCore
+public import NIOCore
 import NIOPosix
 import ServiceLifecycle
 import UnixSignals

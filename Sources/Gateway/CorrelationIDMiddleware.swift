@@ -7,8 +7,8 @@ extension HTTPField.Name {
     static let correlationID = Self("X-Correlation-Id")!
 }
 
-/// Gives every request a correlation id the services can log and pass on through Kafka events: the client's own
-/// when it sent one, otherwise a fresh UUID. The proxy forwards the (possibly new) header upstream and the
+/// Gives every request a correlation id so that one call can be followed through the services' logs: the client's
+/// own when it sent one, otherwise a fresh UUID. The proxy forwards the (possibly new) header upstream and the
 /// response echoes it, also for errors the gateway answers itself.
 struct CorrelationIDMiddleware<Context: RequestContext>: RouterMiddleware {
     func handle(

@@ -8,8 +8,6 @@ extension HTTPField.Name {
     static let xForwardedHost = Self("X-Forwarded-Host")!
     static let xForwardedProto = Self("X-Forwarded-Proto")!
     static let xForwardedPort = Self("X-Forwarded-Port")!
-    static let keepAlive = Self("Keep-Alive")!
-    static let proxyConnection = Self("Proxy-Connection")!
 }
 
 /// Header rewriting between the client-facing and the upstream-facing connection.

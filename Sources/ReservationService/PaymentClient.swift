@@ -3,6 +3,10 @@ import CinemaKit
 import Foundation
 public import NIOCore
 import NIOHTTP1
+import NIOPosix
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// What the reservation service needs from payment, synchronously.
 public protocol PaymentClient: Sendable {
@@ -15,12 +19,15 @@ public protocol PaymentClient: Sendable {
 public enum PaymentCallError: Error, Equatable, CustomStringConvertible {
     /// Payment said no; nothing was charged.
     case rejected(status: Int, message: String)
-    /// Payment could not be asked or did not answer in time: whether it charged is unknown.
+    /// Payment could not be reached at all: no request left this service, nothing was charged.
+    case unreachable(String)
+    /// Payment was asked but did not answer in time: whether it charged is unknown.
     case unavailable(String)
 
     public var description: String {
         switch self {
         case .rejected(let status, let message): "payment rejected (\(status)): \(message)"
+        case .unreachable(let reason): "payment unreachable: \(reason)"
         case .unavailable(let reason): "payment unavailable: \(reason)"
         }
     }
@@ -32,7 +39,16 @@ public struct HTTPPaymentClient: PaymentClient {
     let httpClient: HTTPClient
     let timeout: TimeAmount
 
-    public init(baseURL: String, httpClient: HTTPClient = .shared, timeout: TimeAmount = .seconds(5)) {
+    /// Fails a refused connection at once instead of retrying it until the deadline, so a
+    /// payment outage is answered in milliseconds, not after the timeout.
+    public static let defaultHTTPClient: HTTPClient = {
+        var configuration = HTTPClient.Configuration()
+        configuration.connectionPool.retryConnectionEstablishment = false
+        configuration.timeout.connect = .seconds(1)
+        return HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+    }()
+
+    public init(baseURL: String, httpClient: HTTPClient = HTTPPaymentClient.defaultHTTPClient, timeout: TimeAmount = .seconds(3)) {
         self.baseURL = baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL
         self.httpClient = httpClient
         self.timeout = timeout
@@ -76,8 +92,17 @@ public struct HTTPPaymentClient: PaymentClient {
             let json = try? JSONValue.parse(Array(bytes.readableBytesView))
             return (Int(response.status.code), json)
         } catch {
-            throw .unavailable("\(error)")
+            throw Self.neverConnected(error) ? .unreachable("\(error)") : .unavailable("\(error)")
         }
+    }
+
+    /// Errors that mean the connection was never established, so the request was never sent.
+    static func neverConnected(_ error: any Error) -> Bool {
+        if let error = error as? IOError, [ECONNREFUSED, EHOSTUNREACH, ENETUNREACH].contains(error.errnoCode) { return true }
+        if error is NIOConnectionError { return true }
+        if let error = error as? HTTPClientError, error == .connectTimeout { return true }
+        if let error = error as? ChannelError, case .connectTimeout = error { return true }
+        return false
     }
 
     private static func message(from json: JSONValue?) -> String? {

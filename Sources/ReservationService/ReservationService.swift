@@ -46,6 +46,10 @@ public struct ReservationController: Sendable {
                 throw Self.retryLater("payment failed (\(paymentStatus)); no reservation was made, retry later")
             }
             throw APIError.unprocessable("payment refused: \(message); no reservation was made")
+        } catch .unreachable(let reason) {
+            logger.warning("payment unreachable", metadata: ["reservation.id": "\(rsvId)", "error": "\(reason)"])
+            try await settle(rsvId, metadata)
+            throw Self.retryLater("payment service unavailable; no reservation was made, retry later")
         } catch .unavailable(let reason) {
             logger.warning("payment unavailable", metadata: ["reservation.id": "\(rsvId)", "error": "\(reason)"])
             await refundOrLeavePending(rsvId, metadata)

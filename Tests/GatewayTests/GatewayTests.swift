@@ -33,12 +33,15 @@ struct ConfigurationTests {
         #expect(configuration.host == "0.0.0.0")
         #expect(configuration.port == 9000)
         #expect(configuration.upstreamTimeout == .milliseconds(2500))
-        #expect(configuration.route(forPath: "/reviews")?.upstreamURL(forTarget: "/reviews?m=1") == "http://movie:8080/reviews?m=1")
+        let reviews = configuration.route(forPath: "/reviews")
+        #expect(reviews?.upstreamURL(forTarget: "/reviews?m=1") == "http://movie:8080/reviews?m=1")
         #expect(configuration.route(forPath: "/payments")?.upstream == "http://127.0.0.1:8081")
     }
 
     @Test func unparsableNumbersFallBackToDefaults() {
-        let configuration = GatewayConfiguration.fromEnvironment(["PORT": "eighty", "GATEWAY_UPSTREAM_TIMEOUT_MS": "-1"])
+        let configuration = GatewayConfiguration.fromEnvironment([
+            "PORT": "eighty", "GATEWAY_UPSTREAM_TIMEOUT_MS": "-1",
+        ])
         #expect(configuration.port == 8088)
         #expect(configuration.upstreamTimeout == .seconds(10))
     }
@@ -432,7 +435,8 @@ struct GatewayTests {
             #expect(response.headers[.contentType] == "application/json")
             #expect(
                 response.bodyString
-                    == #"{"status":502,"error":"Bad Gateway","message":"upstream movie (http://127.0.0.1:\#(port)) is unreachable","path":"/movies"}"#
+                    == #"{"status":502,"error":"Bad Gateway","#
+                    + #""message":"upstream movie (http://127.0.0.1:\#(port)) is unreachable","path":"/movies"}"#
             )
             #expect(response.headers[.correlationID] != nil)
         }
@@ -455,7 +459,10 @@ struct GatewayTests {
                 #expect(response.status == .gatewayTimeout)
                 #expect(
                     response.bodyString
-                        == #"{"status":504,"error":"Gateway Timeout","message":"upstream reservation (http://127.0.0.1:\#(port)) did not respond within 300 ms","path":"/reservations/1"}"#
+                        == #"{"status":504,"error":"Gateway Timeout","#
+                        + #""message":"upstream reservation (http://127.0.0.1:\#(port)) "#
+                        + #"did not respond within 300 ms","#
+                        + #""path":"/reservations/1"}"#
                 )
                 #expect(elapsed >= .milliseconds(300))
                 #expect(elapsed < .seconds(5))

@@ -1,0 +1,101 @@
+import CinemaKit
+import Foundation
+import NIOHTTP1
+import Testing
+
+/// The non-functional promises of the original, as drills against real processes.
+@Suite(.serialized, .timeLimit(.minutes(5)))
+struct FaultIsolationTests {
+    func withCluster(_ body: (CinemaCluster) async throws -> Void) async throws {
+        let cluster = try await CinemaCluster.start()
+        do {
+            try await body(cluster)
+        } catch {
+            print(cluster.diagnostics())
+            await cluster.shutdown()
+            throw error
+        }
+        await cluster.shutdown()
+    }
+
+    func registerMovieAndWaitUntilReservable(_ cluster: CinemaCluster) async throws {
+        let movie = try await cluster.request(.POST, "/movies", body: #"{"desc":"Fault drill"}"#)
+        #expect(movie.status == 201)
+        let first = try await eventually("reservation accepted") { () -> CinemaCluster.Reply? in
+            let reply = try await cluster.request(.POST, "/reservations", body: #"{"movieId":"1"}"#)
+            return reply.status == 422 ? nil : reply
+        }
+        #expect(first.status == 201)
+        try await waitForReservation(cluster, id: 1, status: "reserved")
+    }
+
+    /// No payment, no reservation: the client is told to retry later, and nothing is persisted
+    /// or announced.
+    @Test func paymentDownRefusesTheReservationAndPersistsNothing() async throws {
+        try await withCluster { cluster in
+            try await registerMovieAndWaitUntilReservable(cluster)
+            await cluster.stop("payment")
+
+            let refused = try await cluster.request(.POST, "/reservations", body: #"{"movieId":"1","status":"reqReserve"}"#)
+            #expect(refused.status == 503)
+            #expect(refused.headers.first(name: "Retry-After") == "5")
+            #expect(refused.json?["message"] == .string("payment service unavailable; no reservation was made, retry later"))
+
+            #expect(try await cluster.items("reservations").count == 1)
+            let created = try await cluster.events().filter { $0.json.contains(#""eventType":"ReservationCreated""#) }
+            #expect(created.count == 1)
+
+            // With payment back, reservations work again and the refused one never appears.
+            try await cluster.restart("payment")
+            let accepted = try await cluster.request(.POST, "/reservations", body: #"{"movieId":"1"}"#)
+            #expect(accepted.status == 201)
+            let id = try #require(accepted.json?["rsvId"])
+            guard case .integer(let rsvId) = id else { Issue.record("no rsvId"); return }
+            try await waitForReservation(cluster, id: Int(rsvId), status: "reserved")
+            #expect(try await cluster.items("reservations").count == 2)
+            #expect(try await cluster.items("payments").allSatisfy { $0["status"] == .string("paid") })
+        }
+    }
+
+    /// Reservations keep working while movie and message are down; once they are back they catch
+    /// up from the topic, losing nothing.
+    @Test func reservationsSurviveMovieAndMessageOutagesAndTheyCatchUp() async throws {
+        try await withCluster { cluster in
+            try await registerMovieAndWaitUntilReservable(cluster)
+            try await waitForMovieStatus(cluster, movieId: 1, status: "reserved", messages: 1)
+            await cluster.stop("movie")
+            await cluster.stop("message")
+
+            for _ in 0..<3 {
+                let reply = try await cluster.request(.POST, "/reservations", body: #"{"movieId":"1","status":"reqReserve"}"#)
+                #expect(reply.status == 201)
+            }
+            let cancel = try await cluster.request(.PATCH, "/reservations/1", body: #"{"status":"reqCancel"}"#)
+            #expect(cancel.status == 200)
+            for id in 2...4 { try await waitForReservation(cluster, id: id, status: "reserved") }
+            try await waitForReservation(cluster, id: 1, status: "cancelled")
+            let down = try await cluster.request(.GET, "/messages")
+            #expect(down.status == 502)
+
+            try await cluster.restart("movie")
+            try await cluster.restart("message")
+            // 4 confirmations and 1 cancellation, each exactly once.
+            let messages = try await eventually("messages caught up") { () -> [JSONValue]? in
+                let items = try await cluster.items("messages")
+                return items.count >= 5 ? items : nil
+            }
+            #expect(messages.count == 5)
+            #expect(messages.filter { $0["content"] == .string("예약이 취소 되었습니다. 예약 영화 번호 : [1]") }.count == 1)
+            // The movie applied every missed event in order: its last one was the cancellation.
+            _ = try await eventually("movie caught up") { () -> Bool? in
+                let events = try await cluster.events()
+                let reserved = events.filter { $0.json.contains(#""eventType":"MovieReserved""#) }.count
+                let cancelled = events.filter { $0.json.contains(#""eventType":"MovieCancelled""#) }.count
+                return reserved == 4 && cancelled == 1 ? true : nil
+            }
+            let movie = try await cluster.request(.GET, "/movies/1")
+            #expect(movie.json?["lastAction"] == .string("cancelled"))
+            #expect(try await cluster.items("messages").count == 5)
+        }
+    }
+}
