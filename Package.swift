@@ -61,6 +61,19 @@ let package = Package(
             ],
             swiftSettings: sharedSwiftSettings
         ),
+        // What the services' unit tests share: a service over a temporary database, its router,
+        // and event delivery through the real processor.
+        .target(
+            name: "CinemaTesting",
+            dependencies: [
+                "CinemaKit",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: sharedSwiftSettings
+        ),
         .target(
             name: "Gateway",
             dependencies: [
@@ -118,6 +131,7 @@ struct CinemaService {
     let library: String
     let executable: String
     var extraDependencies: [Target.Dependency] = []
+    var extraTestDependencies: [Target.Dependency] = []
 
     static let all: [CinemaService] = [
         .init(library: "MovieService", executable: "movie"),
@@ -129,7 +143,9 @@ struct CinemaService {
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
-            ]
+            ],
+            // Its tests pay against the real payment service on loopback.
+            extraTestDependencies: ["PaymentService"]
         ),
         .init(library: "MessageService", executable: "message"),
         .init(library: "ViewpageService", executable: "viewpage"),
@@ -156,10 +172,10 @@ struct CinemaService {
             .testTarget(
                 name: "\(library)Tests",
                 dependencies: [
-                    .target(name: library), "CinemaKit",
+                    .target(name: library), "CinemaKit", "CinemaTesting",
                     .product(name: "HummingbirdTesting", package: "hummingbird"),
                     .product(name: "HTTPTypes", package: "swift-http-types"),
-                ] + extraDependencies,
+                ] + extraDependencies + extraTestDependencies,
                 swiftSettings: sharedSwiftSettings
             ),
         ]

@@ -13,6 +13,20 @@ public struct MovieView: HALResource, Decodable, Equatable {
     public var payId: Int64?
     public var payStatus: String?
 
+    public init(
+        movieId: Int64, desc: String? = nil, reviewCnt: Int64? = nil, movieStatus: String? = nil,
+        rsvId: Int64? = nil, rsvStatus: String? = nil, payId: Int64? = nil, payStatus: String? = nil
+    ) {
+        self.movieId = movieId
+        self.desc = desc
+        self.reviewCnt = reviewCnt
+        self.movieStatus = movieStatus
+        self.rsvId = rsvId
+        self.rsvStatus = rsvStatus
+        self.payId = payId
+        self.payStatus = payStatus
+    }
+
     public static let collectionName = "movieviews"
     public static let itemRelation = "movieview"
     public var id: Int64 { movieId }

@@ -106,6 +106,12 @@ public final class SQLiteStore: Store {
     public func close() async {
         try? await connection.close()
     }
+
+    deinit {
+        // A store dropped without `close()` (a test, a failed start-up) still closes its file;
+        // the pending close keeps the connection alive until it has run. Closing twice is harmless.
+        _ = connection.close()
+    }
 }
 
 /// One step of a schema: run at start-up inside one transaction, so each must be idempotent

@@ -1,0 +1,79 @@
+public import CinemaKit
+public import Foundation
+public import Hummingbird
+public import HummingbirdTesting
+import Logging
+
+/// One service as its unit tests see it: its real router and real policy handlers over a real
+/// SQLite file in a temporary folder, with the outbox left unpublished so tests can read what
+/// the service would announce.
+public struct TestService: Sendable {
+    public let definition: ServiceDefinition
+    public let store: SQLiteStore
+    public let persistence: Persistence
+    public let environment: ServiceEnvironment
+    public let processor: EventProcessor
+
+    public init(_ definition: ServiceDefinition, environment overrides: [String: String] = [:]) async throws {
+        let path = FileManager.default.temporaryDirectory
+            .appendingPathComponent("cinema-\(definition.name)-\(UUID().uuidString).sqlite").path
+        let logger = Logger(label: "test.\(definition.name)")
+        self.definition = definition
+        self.store = try await SQLiteStore.open(path: path, schema: definition.schema, logger: logger)
+        self.persistence = Persistence(store: store)
+        let configuration = ServiceConfiguration(
+            serviceName: definition.name, port: 0, databasePath: path, environment: overrides
+        )
+        self.environment = ServiceEnvironment(persistence: persistence, configuration: configuration, logger: logger)
+        self.processor = EventProcessor(
+            persistence: persistence, handlers: definition.handlers, logger: logger, maxAttempts: 2, initialBackoff: .milliseconds(1)
+        )
+    }
+
+    /// The service's HTTP side, for `app.test(.router)`.
+    public func application() throws -> some ApplicationProtocol {
+        Application(router: try ServiceRuntime.buildRouter(definition, environment: environment))
+    }
+
+    /// Delivers an event as the consumer would, with a fresh message id unless one is given.
+    @discardableResult
+    public func deliver<Kind: EventKind>(_ event: Event<Kind>, messageId: String = UUID().uuidString) async -> ProcessingOutcome {
+        await processor.process(
+            IncomingMessage(
+                topic: "cinema", partition: 0, offset: 0, key: Array(String(event.movieId).utf8),
+                value: event.encodedJSON(), headers: [MessageHeader.messageId: messageId]
+            )
+        )
+    }
+
+    /// What the service has recorded for publication, oldest first, as (eventType, JSON).
+    public func recordedEvents() async throws -> [(type: String, json: JSONValue)] {
+        try await store.read { database in
+            try await OutboxRepository.pending(limit: 10_000, on: database)
+        }.map { ($0.eventType, try JSONValue.parse(Array($0.payload.utf8))) }
+    }
+
+    public func recordedEventTypes() async throws -> [String] {
+        try await recordedEvents().map(\.type)
+    }
+}
+
+/// A request's response as JSON, for compact assertions.
+public struct JSONReply: Sendable {
+    public var status: HTTPResponse.Status
+    public var headers: HTTPFields
+    public var json: JSONValue?
+}
+
+extension TestClientProtocol {
+    /// Sends `body` (JSON text) and returns the status, headers and parsed body.
+    public func send(_ method: HTTPRequest.Method, _ uri: String, _ body: String? = nil) async throws -> JSONReply {
+        try await execute(
+            uri: uri, method: method,
+            headers: body == nil ? [:] : [.contentType: "application/json"],
+            body: body.map { ByteBuffer(string: $0) }
+        ) { response in
+            JSONReply(status: response.status, headers: response.headers, json: try? JSONValue.parse(Array(response.body.readableBytesView)))
+        }
+    }
+}

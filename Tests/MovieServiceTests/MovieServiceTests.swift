@@ -1,0 +1,118 @@
+import CinemaKit
+import CinemaTesting
+import HTTPTypes
+import HummingbirdTesting
+import MovieService
+import Testing
+
+@Suite struct MovieRouteTests {
+    @Test func registeringAMovieAnswersHALAndRecordsMovieRegistered() async throws {
+        let service = try await TestService(MovieService.definition)
+        try await service.application().test(.router) { client async throws in
+            let created = try await client.send(.post, "/movies", #"{"desc":"Beautiful Movie~"}"#)
+            #expect(created.status == .created)
+            #expect(created.headers[.location] == "http://localhost/movies/1")
+            #expect(created.json?["status"] == .string("available"))
+            #expect(created.json?["reviewCnt"] == .integer(0))
+            #expect(created.json?["lastAction"] == .string("register"))
+            #expect(created.json?["_links"]?["self"]?["href"] == .string("http://localhost/movies/1"))
+
+            let list = try await client.send(.get, "/movies")
+            #expect(list.json?["page"]?["totalElements"] == .integer(1))
+            #expect((try await client.send(.get, "/movies/1")).json?["desc"] == .string("Beautiful Movie~"))
+            #expect((try await client.send(.get, "/movies/99")).status == .notFound)
+            #expect((try await client.send(.get, "/movies/abc")).status == .notFound)
+        }
+        #expect(try await service.recordedEventTypes() == ["MovieRegistered"])
+    }
+
+    @Test func editsRecordMovieModifiedOnlyWhenSomethingChanged() async throws {
+        let service = try await TestService(MovieService.definition)
+        try await service.application().test(.router) { client async throws in
+            _ = try await client.send(.post, "/movies", #"{"desc":"Old"}"#)
+            // The frontend PUTs the whole HAL document back; read-only fields are ignored.
+            let edited = try await client.send(.put, "/movies/1", #"{"desc":"New","reviewCnt":99,"lastAction":"x","_links":{}}"#)
+            #expect(edited.status == .ok)
+            #expect(edited.json?["desc"] == .string("New"))
+            #expect(edited.json?["reviewCnt"] == .integer(0))
+            #expect(edited.json?["lastAction"] == .string("modify"))
+            let unchanged = try await client.send(.patch, "/movies/1", #"{"desc":"New"}"#)
+            #expect(unchanged.status == .ok)
+            #expect((try await client.send(.patch, "/movies/1", #"{"status":"sold"}"#)).status == .badRequest)
+            #expect((try await client.send(.patch, "/movies/2", #"{"desc":"x"}"#)).status == .notFound)
+            #expect((try await client.send(.delete, "/movies/1")).status == .noContent)
+            #expect((try await client.send(.get, "/movies/1")).status == .notFound)
+        }
+        #expect(try await service.recordedEventTypes() == ["MovieRegistered", "MovieModified", "MovieDeleted"])
+    }
+
+    @Test func reviewsNeedAnExistingMovieAndAcceptRoomIdAsAlias() async throws {
+        let service = try await TestService(MovieService.definition)
+        try await service.application().test(.router) { client async throws in
+            _ = try await client.send(.post, "/movies", #"{"desc":"m"}"#)
+            let unknown = try await client.send(.post, "/reviews", #"{"movieId":"7","content":"?"}"#)
+            #expect(unknown.status == .unprocessableContent)
+            #expect(unknown.json?["field"] == .string("movieId"))
+            let missing = try await client.send(.post, "/reviews", #"{"content":"?"}"#)
+            #expect(missing.status == .badRequest)
+            #expect(missing.json?["message"] == .string("movieId is required"))
+            let viaAlias = try await client.send(.post, "/reviews", #"{"roomId":1,"content":"great"}"#)
+            #expect(viaAlias.status == .created)
+            #expect(viaAlias.json?["movieId"] == .integer(1))
+            #expect((try await client.send(.patch, "/reviews/1", #"{"content":"even better"}"#)).json?["content"] == .string("even better"))
+            #expect((try await client.send(.delete, "/reviews/1")).status == .noContent)
+            let check = try await client.send(.get, "/check/chkAndReqReserve?movieId=1")
+            #expect(check.json == .bool(true))
+        }
+        #expect(try await service.recordedEventTypes() == ["MovieRegistered", "ReviewCreated", "ReviewModified", "ReviewDeleted"])
+    }
+}
+
+@Suite struct MoviePolicyTests {
+    func serviceWithMovie() async throws -> TestService {
+        let service = try await TestService(MovieService.definition)
+        try await service.application().test(.router) { client async throws in
+            _ = try await client.send(.post, "/movies", #"{"desc":"Beautiful Movie~"}"#)
+        }
+        return service
+    }
+
+    func movie(_ service: TestService) async throws -> Movie? {
+        try await service.store.read { try await MovieRepository.movies.find(1, on: $0) }
+    }
+
+    @Test func reviewsAreCountedAndUncounted() async throws {
+        let service = try await serviceWithMovie()
+        let review = ReviewSnapshot(reviewId: 1, movieId: 1, content: "x")
+        #expect(await service.deliver(ReviewCreated(review)) == .applied)
+        #expect(await service.deliver(ReviewCreated(ReviewSnapshot(reviewId: 2, movieId: 1, content: "y"))) == .applied)
+        #expect(try await movie(service)?.reviewCnt == 2)
+        #expect(try await movie(service)?.lastAction == "review")
+        await service.deliver(ReviewDeleted(review))
+        #expect(try await movie(service)?.reviewCnt == 1)
+        #expect(try await service.recordedEventTypes() == ["MovieRegistered", "MovieModified", "MovieModified", "MovieModified"])
+    }
+
+    @Test func confirmationReservesAndCancellationFreesTheMovie() async throws {
+        let service = try await serviceWithMovie()
+        let reservation = ReservationSnapshot(rsvId: 1, movieId: 1, status: "reserved", payId: 1)
+        await service.deliver(ReservationConfirmed(reservation), messageId: "confirm-1")
+        #expect(try await movie(service)?.status == "reserved")
+        // A redelivery changes nothing and announces nothing.
+        #expect(await service.deliver(ReservationConfirmed(reservation), messageId: "confirm-1") == .duplicate)
+        await service.deliver(ReservationCancelled(reservation))
+        let final = try #require(try await movie(service))
+        #expect(final.status == "available")
+        #expect(final.lastAction == "cancelled")
+        let events = try await service.recordedEvents()
+        #expect(events.map(\.type) == ["MovieRegistered", "MovieReserved", "MovieCancelled"])
+        #expect(events[1].json["lastAction"] == .string("reserved"))
+        #expect(events[2].json["status"] == .string("available"))
+    }
+
+    @Test func eventsForADeletedMovieAreMoot() async throws {
+        let service = try await TestService(MovieService.definition)
+        #expect(await service.deliver(ReviewCreated(ReviewSnapshot(reviewId: 1, movieId: 5, content: nil))) == .applied)
+        #expect(try await service.recordedEventTypes().isEmpty)
+    }
+}

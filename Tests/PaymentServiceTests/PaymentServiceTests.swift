@@ -1,0 +1,47 @@
+import CinemaKit
+import CinemaTesting
+import HTTPTypes
+import HummingbirdTesting
+import PaymentService
+import Testing
+
+@Suite struct PaymentTests {
+    @Test func aPaymentIsIdempotentPerReservation() async throws {
+        let service = try await TestService(PaymentService.definition)
+        try await service.application().test(.router) { client async throws in
+            let first = try await client.send(.post, "/payments", #"{"rsvId":1,"movieId":1,"status":"paid"}"#)
+            #expect(first.status == .created)
+            #expect(first.json?["payId"] == .integer(1))
+            let retried = try await client.send(.post, "/payments", #"{"rsvId":"1","movieId":"1","status":"paid"}"#)
+            #expect(retried.status == .ok)
+            #expect(retried.json?["payId"] == .integer(1))
+            let conflicting = try await client.send(.post, "/payments", #"{"rsvId":1,"movieId":2}"#)
+            #expect(conflicting.status == .conflict)
+            #expect((try await client.send(.post, "/payments", #"{"rsvId":2,"movieId":1,"status":"free"}"#)).status == .badRequest)
+            #expect((try await client.send(.post, "/payments", #"{"movieId":1}"#)).json?["field"] == .string("rsvId"))
+            let found = try await client.send(.get, "/payments/search/findByRsvId?rsvId=1")
+            #expect(found.json?["payId"] == .integer(1))
+            #expect((try await client.send(.get, "/payments/search/findByRsvId?rsvId=9")).status == .notFound)
+        }
+        let events = try await service.recordedEvents()
+        #expect(events.map(\.type) == ["PaymentApproved"])
+        #expect(events.first?.json["status"] == .string("paid"))
+    }
+
+    @Test func cancelRequestRefundsOnceAndOnlyAPaidPayment() async throws {
+        let service = try await TestService(PaymentService.definition)
+        try await service.application().test(.router) { client async throws in
+            _ = try await client.send(.post, "/payments", #"{"rsvId":1,"movieId":1}"#)
+        }
+        let request = ReservationCancelRequested(ReservationSnapshot(rsvId: 1, movieId: 1, status: "reqCancel", payId: 1))
+        #expect(await service.deliver(request) == .applied)
+        // A second cancel request (another message) finds it cancelled already: no second event.
+        #expect(await service.deliver(request) == .applied)
+        #expect(try await service.recordedEventTypes() == ["PaymentApproved", "PaymentCancelled"])
+        let payment = try await service.store.read { try await PaymentRepository.payments.find(1, on: $0) }
+        #expect(payment?.status == "cancelled")
+        try await service.application().test(.router) { client async throws in
+            #expect((try await client.send(.patch, "/payments/1", #"{"status":"paid"}"#)).status == .conflict)
+        }
+    }
+}

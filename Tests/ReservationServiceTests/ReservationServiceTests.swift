@@ -1,0 +1,134 @@
+import CinemaKit
+import CinemaTesting
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import PaymentService
+import ReservationService
+import SQLKit
+import Testing
+
+/// The reservation service against the real payment service, live on a loopback port.
+@Suite struct ReservationTests {
+    /// Runs `body` with a reservation service whose payment calls go to a live payment service.
+    func withServices(_ body: @escaping @Sendable (TestService, TestService, any TestClientProtocol) async throws -> Void) async throws {
+        let payment = try await TestService(PaymentService.definition)
+        let paymentApp = Application(
+            router: try ServiceRuntime.buildRouter(PaymentService.definition, environment: payment.environment),
+            configuration: .init(address: .hostname("127.0.0.1", port: 0))
+        )
+        try await paymentApp.test(.live) { paymentClient in
+            let port = try #require(paymentClient.port)
+            let reservation = try await TestService(ReservationService.definition, environment: ["PAYMENT_URL": "http://127.0.0.1:\(port)"])
+            // The movie is known from its registration event.
+            await reservation.deliver(MovieRegistered(MovieSnapshot(movieId: 1, status: "available", desc: nil, reviewCnt: 0, lastAction: "register")))
+            try await reservation.application().test(.router) { client async throws in
+                try await body(reservation, payment, client)
+            }
+        }
+    }
+
+    func pendingCount(_ service: TestService) async throws -> Int {
+        try await service.store.read { database in
+            try await database.select().column(SQLFunction("COUNT", args: SQLLiteral.all), as: "n").from("pending_payment")
+                .first(decodingColumn: "n", as: Int.self) ?? -1
+        }
+    }
+
+    @Test func aReservationExistsOnlyAfterItsPayment() async throws {
+        try await withServices { reservation, payment, client in
+            let created = try await client.send(.post, "/reservations", #"{"movieId":"1","status":"reqReserve"}"#)
+            #expect(created.status == .created)
+            #expect(created.json?["rsvId"] == .integer(1))
+            #expect(created.json?["status"] == .string("reqReserve"))
+            #expect(created.json?["payId"] == .null)
+            let payments = try await payment.store.read { try await PaymentRepository.payments.all(on: $0) }
+            #expect(payments.map(\.rsvId) == [1])
+            #expect(try await reservation.recordedEventTypes() == ["ReservationCreated"])
+            #expect(try await payment.recordedEventTypes() == ["PaymentApproved"])
+            #expect(try await pendingCount(reservation) == 0)
+
+            // The approval confirms it, once.
+            let approved = PaymentApproved(payments[0].snapshot)
+            await reservation.deliver(approved, messageId: "approved-1")
+            await reservation.deliver(approved, messageId: "approved-1")
+            let confirmed = try await client.send(.get, "/reservations/1")
+            #expect(confirmed.json?["status"] == .string("reserved"))
+            #expect(confirmed.json?["payId"] == .integer(1))
+            #expect(try await reservation.recordedEventTypes() == ["ReservationCreated", "ReservationConfirmed"])
+        }
+    }
+
+    @Test func unknownMoviesAndBadInputAreRefusedBeforeAnyPayment() async throws {
+        try await withServices { reservation, payment, client in
+            let unknown = try await client.send(.post, "/reservations", #"{"movieId":42}"#)
+            #expect(unknown.status == .unprocessableContent)
+            #expect(unknown.json?["message"] == .string("movieId 42 is not a registered movie"))
+            #expect((try await client.send(.post, "/reservations", #"{"movieId":"one"}"#)).json?["field"] == .string("movieId"))
+            #expect((try await client.send(.post, "/reservations", #"{"movieId":1,"status":"reserved"}"#)).status == .badRequest)
+            #expect((try await client.send(.post, "/reservations", "{")).status == .badRequest)
+            #expect(try await payment.store.read { try await PaymentRepository.payments.all(on: $0) }.isEmpty)
+            #expect(try await reservation.recordedEventTypes().isEmpty)
+        }
+    }
+
+    @Test func cancellingStartsTheSagaAndOnlyValidTransitionsAreAccepted() async throws {
+        try await withServices { reservation, _, client in
+            _ = try await client.send(.post, "/reservations", #"{"movieId":1}"#)
+            #expect((try await client.send(.delete, "/reservations/1")).status == .conflict)
+            #expect((try await client.send(.patch, "/reservations/1", #"{"status":"reserved"}"#)).status == .badRequest)
+            #expect((try await client.send(.patch, "/reservations/1", #"{"movieId":2}"#)).status == .unprocessableContent)
+            let cancel = try await client.send(.patch, "/reservations/1", #"{"status":"reqCancel"}"#)
+            #expect(cancel.json?["status"] == .string("reqCancel"))
+            await reservation.deliver(PaymentCancelled(PaymentSnapshot(payId: 1, rsvId: 1, movieId: 1, status: "cancelled")))
+            #expect((try await client.send(.get, "/reservations/1")).json?["status"] == .string("cancelled"))
+            #expect((try await client.send(.patch, "/reservations/1", #"{"status":"reqCancel"}"#)).status == .conflict)
+            #expect((try await client.send(.delete, "/reservations/1")).status == .noContent)
+            #expect((try await client.send(.patch, "/reservations/9", #"{"status":"reqCancel"}"#)).status == .notFound)
+        }
+        // (the recorder of the service above is gone with it; the sequence is checked end to end)
+    }
+
+    @Test func paymentDownMeansNoReservationAndAnImmediateRetryLater() async throws {
+        // Nothing listens on port 1.
+        let reservation = try await TestService(ReservationService.definition, environment: ["PAYMENT_URL": "http://127.0.0.1:1"])
+        await reservation.deliver(MovieRegistered(MovieSnapshot(movieId: 1, status: "available", desc: nil, reviewCnt: 0, lastAction: "register")))
+        try await reservation.application().test(.router) { client async throws in
+            let start = ContinuousClock.now
+            let refused = try await client.send(.post, "/reservations", #"{"movieId":1}"#)
+            #expect(ContinuousClock.now - start < .seconds(2))
+            #expect(refused.status == .serviceUnavailable)
+            #expect(refused.headers[.retryAfter] == "5")
+            #expect((try await client.send(.get, "/reservations")).json?["page"]?["totalElements"] == .integer(0))
+        }
+        #expect(try await reservation.recordedEventTypes().isEmpty)
+        #expect(try await pendingCount(reservation) == 0)
+    }
+
+    @Test func anApprovalArrivingBeforeTheReservationCommitsIsRetriedNotDropped() async throws {
+        let reservation = try await TestService(ReservationService.definition)
+        let rsvId = try await reservation.store.transaction { database in
+            try await ReservationRepository.beginPayment(movieId: 1, now: 0, on: database)
+        }
+        let outcome = await reservation.deliver(PaymentApproved(PaymentSnapshot(payId: 1, rsvId: rsvId, movieId: 1, status: "paid")))
+        // With the pending payment never settling, the processor gives up and parks it.
+        guard case .parked(let reason) = outcome else { Issue.record("expected parked, got \(outcome)"); return }
+        #expect(reason.contains("still being created"))
+    }
+
+    @Test func theReconcilerRefundsPaymentsOfReservationsThatNeverCameToBe() async throws {
+        try await withServices { reservation, payment, _ in
+            // A payment was taken, then the reservation service died before storing the reservation.
+            let rsvId = try await reservation.store.transaction { database in
+                try await ReservationRepository.beginPayment(movieId: 1, now: 0, on: database)
+            }
+            _ = try await payment.store.transaction { try await PaymentRepository.insert(rsvId: rsvId, movieId: 1, on: $0) }
+            let controller = ReservationService.controller(reservation.environment)
+            await PaymentReconciler(controller: controller).reconcileOnce()
+            let refunded = try await payment.store.read { try await PaymentRepository.find(rsvId: rsvId, on: $0) }
+            #expect(refunded?.status == "cancelled")
+            #expect(try await pendingCount(reservation) == 0)
+            #expect(try await payment.recordedEventTypes().last == "PaymentCancelled")
+        }
+    }
+}
