@@ -71,9 +71,9 @@ $(START_TARGETS): start-%:
 $(STOP_TARGETS): stop-%:
 	@bash scripts/cinema.sh stop $*
 
-# make exits non-zero (2) when swift test fails.
+# The integration tests start their own brokers and services on free ports, so `make test`
+# neither needs nor disturbs a running `make up`. make exits non-zero (2) when swift test fails.
 test: setup
-	@bash scripts/broker.sh start
 	$(TEST_ENV) swift build --build-tests
 	$(TEST_ENV) swift test $(SWIFT_TEST_FLAGS)
 
