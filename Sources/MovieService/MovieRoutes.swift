@@ -44,9 +44,7 @@ public struct MovieController: Sendable {
         let desc = try fields.string("desc")
         let status = try fields.choice("status", in: MovieStatus.all)
         let movie = try await persistence.transaction(metadata: eventMetadata(for: request)) { database, events in
-            guard var movie = try await MovieRepository.movies.find(id, on: database) else {
-                throw APIError.notFound("no movie with id \(id)")
-            }
+            var movie = try await MovieRepository.movies.require(id, on: database)
             let before = movie
             if fields.contains("desc") { movie.desc = desc }
             if let status { movie.status = status }
@@ -62,9 +60,7 @@ public struct MovieController: Sendable {
     @Sendable func deleteMovie(_ request: Request, context: BasicRequestContext) async throws -> Response {
         let id = try itemID(context)
         try await persistence.transaction(metadata: eventMetadata(for: request)) { database, events in
-            guard let movie = try await MovieRepository.movies.find(id, on: database) else {
-                throw APIError.notFound("no movie with id \(id)")
-            }
+            let movie = try await MovieRepository.movies.require(id, on: database)
             try await MovieRepository.movies.delete(id, on: database)
             try await MovieRepository.deleteReviews(ofMovie: id, on: database)
             try await events.record(MovieDeleted(movie.snapshot))
@@ -93,9 +89,7 @@ public struct MovieController: Sendable {
         let content = try fields.string("content")
         let movieId = try fields.integer("movieId", aliases: ["roomId"])
         let review = try await persistence.transaction(metadata: eventMetadata(for: request)) { database, events in
-            guard var review = try await MovieRepository.reviews.find(id, on: database) else {
-                throw APIError.notFound("no review with id \(id)")
-            }
+            var review = try await MovieRepository.reviews.require(id, on: database)
             if let movieId, movieId != review.movieId {
                 throw APIError.unprocessable("a review cannot move to another movie", field: "movieId")
             }
@@ -111,9 +105,7 @@ public struct MovieController: Sendable {
     @Sendable func deleteReview(_ request: Request, context: BasicRequestContext) async throws -> Response {
         let id = try itemID(context)
         try await persistence.transaction(metadata: eventMetadata(for: request)) { database, events in
-            guard let review = try await MovieRepository.reviews.find(id, on: database) else {
-                throw APIError.notFound("no review with id \(id)")
-            }
+            let review = try await MovieRepository.reviews.require(id, on: database)
             try await MovieRepository.reviews.delete(id, on: database)
             try await events.record(ReviewDeleted(review.snapshot))
         }

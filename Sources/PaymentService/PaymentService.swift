@@ -46,9 +46,7 @@ public struct PaymentController: Sendable {
         let fields = try await RequestFields.read(from: request, context: context)
         let status = try fields.choice("status", in: [PaymentStatus.paid, PaymentStatus.cancelled])
         let payment = try await persistence.transaction(metadata: eventMetadata(for: request)) { database, events in
-            guard let payment = try await PaymentRepository.payments.find(id, on: database) else {
-                throw APIError.notFound("no payment with id \(id)")
-            }
+            let payment = try await PaymentRepository.payments.require(id, on: database)
             switch status {
             case PaymentStatus.cancelled?:
                 return try await PaymentRepository.cancel(payment, events: events, on: database)

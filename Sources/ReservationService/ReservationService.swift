@@ -79,9 +79,7 @@ public struct ReservationController: Sendable {
         let status = try fields.string("status")
         let movieId = try fields.integer("movieId")
         let reservation = try await persistence.transaction(metadata: eventMetadata(for: request)) { database, events in
-            guard var reservation = try await ReservationRepository.reservations.find(id, on: database) else {
-                throw APIError.notFound("no reservation with id \(id)")
-            }
+            var reservation = try await ReservationRepository.reservations.require(id, on: database)
             if let movieId, movieId != reservation.movieId {
                 throw APIError.unprocessable("a reservation cannot move to another movie", field: "movieId")
             }
@@ -104,9 +102,7 @@ public struct ReservationController: Sendable {
     @Sendable func delete(_ request: Request, context: BasicRequestContext) async throws -> Response {
         let id = try itemID(context)
         try await persistence.transaction(metadata: eventMetadata(for: request)) { database, _ in
-            guard let reservation = try await ReservationRepository.reservations.find(id, on: database) else {
-                throw APIError.notFound("no reservation with id \(id)")
-            }
+            let reservation = try await ReservationRepository.reservations.require(id, on: database)
             guard reservation.status == ReservationStatus.cancelled else {
                 throw APIError.conflict("reservation \(id) is \(reservation.status ?? "null"); cancel it first (PATCH status=reqCancel)")
             }

@@ -1,6 +1,6 @@
 public import CinemaKit
 import Logging
-public import SQLKit
+import SQLKit
 
 /// One row per movie with its latest reservation and payment: the "viewpage" read model (CQRS).
 public struct MovieView: HALResource, Decodable, Equatable {

@@ -36,6 +36,16 @@ public struct Table<Row: Decodable & Sendable>: Sendable {
     }
 }
 
+extension Table where Row: HALResource {
+    /// The row with this id, or a 404 naming what is missing.
+    public func require(_ id: Int64, on database: any SQLDatabase) async throws -> Row {
+        guard let row = try await find(id, on: database) else {
+            throw APIError.notFound("no \(Row.itemRelation) with id \(id)")
+        }
+        return row
+    }
+}
+
 extension RouterMethods {
     /// `GET /<collection>` (paged) and `GET /<collection>/{id}` for a table of HAL resources.
     public func addReadRoutes<Resource: HALResource & Decodable>(
@@ -49,9 +59,7 @@ extension RouterMethods {
         }
         get(RouterPath("\(Resource.collectionName)/:id")) { request, context -> Response in
             let id = try itemID(context)
-            guard let item = try await persistence.read({ database in try await table.find(id, on: database) }) else {
-                throw APIError.notFound("no \(Resource.itemRelation) with id \(id)")
-            }
+            let item = try await persistence.read { database in try await table.require(id, on: database) }
             return HAL.itemResponse(item, links: LinkBuilder(request: request))
         }
     }

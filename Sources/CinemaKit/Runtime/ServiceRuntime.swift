@@ -1,6 +1,6 @@
 import Foundation
 public import Hummingbird
-public import Kafka
+import Kafka
 public import Logging
 public import Prometheus
 public import ServiceLifecycle

@@ -87,14 +87,13 @@ final class CinemaCluster {
             arguments: ["broker", "--listener-url", url, "--advertised-listener-url", url],
             environment: Self.baseEnvironment, logURL: directory.appendingPathComponent("tansu.log")
         )
-        try await eventually("broker accepts topic creation", timeout: .seconds(20)) { () -> Bool? in
+        _ = try await eventually("broker accepts topic creation", timeout: .seconds(20)) { () -> Bool? in
             let create = try ManagedProcess(
                 name: "topic", executable: Self.tansu,
                 arguments: ["topic", "create", "cinema", "--partitions", "3", "--broker", url],
                 environment: Self.baseEnvironment, logURL: self.directory.appendingPathComponent("topic.log")
             )
-            while create.isRunning { try await Task.sleep(for: .milliseconds(20)) }
-            return create.exitStatus == 0 ? true : nil
+            return try await create.exitStatus(within: .seconds(10)) == 0 ? true : nil
         }
     }
 
@@ -198,8 +197,8 @@ final class CinemaCluster {
             arguments: ["-C", "-b", brokerAddress, "-t", "cinema", "-o", "beginning", "-e", "-q", "-f", "%p\t%o\t%s\n"],
             environment: Self.baseEnvironment, logURL: output
         )
-        let deadline = ContinuousClock.now + .seconds(20)
-        while kcat.isRunning, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
+        // -e: kcat exits once it has reached the end of every partition.
+        _ = try? await kcat.exitStatus(within: .seconds(20))
         kcat.killHard()
         let text = try String(contentsOf: output, encoding: .utf8)
         return text.split(separator: "\n").compactMap { line in

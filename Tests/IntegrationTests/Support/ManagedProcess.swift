@@ -12,7 +12,7 @@ final class ManagedProcess {
     init(name: String, executable: URL, arguments: [String] = [], environment: [String: String], logURL: URL) throws {
         self.name = name
         self.logURL = logURL
-        FileManager.default.createFile(atPath: logURL.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: logURL.path, contents: nil)
         let log = try FileHandle(forWritingTo: logURL)
         log.seekToEndOfFile()
         process.executableURL = executable
@@ -30,12 +30,13 @@ final class ManagedProcess {
     func stop(timeout: Duration = .seconds(15)) async {
         guard process.isRunning else { return }
         kill(process.processIdentifier, SIGTERM)
-        let deadline = ContinuousClock.now + timeout
-        while process.isRunning, ContinuousClock.now < deadline {
-            try? await Task.sleep(for: .milliseconds(20))
-        }
-        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        if (try? await exitStatus(within: timeout)) == nil { kill(process.processIdentifier, SIGKILL) }
         process.waitUntilExit()
+    }
+
+    /// The exit status once the process has ended; throws when it is still running at the deadline.
+    func exitStatus(within timeout: Duration) async throws -> Int32 {
+        try await eventually("\(name) to exit", timeout: timeout, interval: .milliseconds(20)) { exitStatus }
     }
 
     func killHard() {
