@@ -77,6 +77,7 @@ let package = Package(
         .target(
             name: "Gateway",
             dependencies: [
+                "CinemaKit",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),

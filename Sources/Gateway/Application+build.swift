@@ -1,5 +1,6 @@
 public import AsyncHTTPClient
 public import Hummingbird
+import CinemaKit
 public import Logging
 public import NIOCore
 import NIOPosix
@@ -45,12 +46,12 @@ public func buildGatewayRouter(
         JSONErrorMiddleware()
         ProxyMiddleware(configuration: configuration, httpClient: httpClient)
     }
-    router.get("/health") { _, _ in
-        Response(
-            status: .ok,
-            headers: [.contentType: "application/json"],
-            body: ResponseBody(byteBuffer: ByteBuffer(string: #"{"status":"UP"}"#))
-        )
+    // The gateway holds no state: it is ready as soon as it listens. Upstream outages show as 502s
+    // per route rather than taking the whole gateway out of a load balancer.
+    for probe in ["/health", "/ready"] {
+        router.get(RouterPath(probe)) { _, _ in
+            JSONResponse.make(.object([("status", .string("UP")), ("service", .string("gateway"))]))
+        }
     }
     return router
 }

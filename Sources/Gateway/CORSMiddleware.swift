@@ -38,6 +38,8 @@ struct GatewayCORSMiddleware<Context: RequestContext>: RouterMiddleware {
         // which browsers reject.
         response.headers[.accessControlAllowOrigin] = origin
         response.headers[.accessControlAllowCredentials] = "true"
+        // Lets browser code read the ids it needs to report a problem or follow a created item.
+        response.headers[.accessControlExposeHeaders] = "X-Correlation-Id, Location, Retry-After"
         let varies = response.headers[values: .vary].flatMap { $0.split(separator: ",") }
             .map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
         if !varies.contains("origin"), !varies.contains("*") {

@@ -58,12 +58,14 @@ struct ConfigurationTests {
 
 @Suite("Gateway")
 struct GatewayTests {
-    @Test func healthIsAnsweredByTheGateway() async throws {
+    @Test func healthAndReadinessAreAnsweredByTheGateway() async throws {
         try await withGateway(routes: [], testing: .router) { client in
-            let response = try await client.execute(uri: "/health", method: .get)
-            #expect(response.status == .ok)
-            #expect(response.headers[.contentType] == "application/json")
-            #expect(response.bodyString == #"{"status":"UP"}"#)
+            for probe in ["/health", "/ready"] {
+                let response = try await client.execute(uri: probe, method: .get)
+                #expect(response.status == .ok)
+                #expect(response.headers[.contentType] == "application/json")
+                #expect(response.bodyString == #"{"status":"UP","service":"gateway"}"#)
+            }
         }
     }
 
@@ -76,7 +78,7 @@ struct GatewayTests {
                 #expect(response.headers[.contentType] == "application/json")
                 #expect(
                     response.bodyString
-                        == #"{"status":404,"error":"Not Found","message":"no route for \#(path)","path":"\#(path)"}"#
+                        == #"{"status":404,"error":"Not Found","message":"no resource at \#(path)","path":"\#(path)"}"#
                 )
             }
         }
@@ -415,6 +417,7 @@ struct GatewayTests {
                 #expect(proxied.status == .ok)
                 #expect(proxied.headers[values: .accessControlAllowOrigin] == ["http://localhost:3000"])
                 #expect(proxied.headers[.accessControlAllowCredentials] == "true")
+                #expect(proxied.headers[.accessControlExposeHeaders]?.contains("X-Correlation-Id") == true)
 
                 let missing = try await client.execute(uri: "/elsewhere", method: .get, headers: origin)
                 #expect(missing.status == .notFound)

@@ -37,7 +37,11 @@ public struct APIError: Error, HTTPResponseError, Sendable, CustomStringConverti
     }
 
     public func response(from request: Request, context: some RequestContext) throws -> Response {
-        var response = JSONResponse.make(body(path: request.uri.path), status: status)
+        response(path: request.uri.path)
+    }
+
+    public func response(path: String) -> Response {
+        var response = JSONResponse.make(body(path: path), status: status)
         response.headers.append(contentsOf: headers)
         return response
     }
@@ -71,9 +75,16 @@ public struct JSONErrorMiddleware<Context: RequestContext>: RouterMiddleware {
             case .notFound: message = "no resource at \(request.uri.path)"
             case .methodNotAllowed: message = "\(request.method) is not supported on \(request.uri.path)"
             case .contentTooLarge: message = "request body is too large"
-            default: message = "\(error)"
+            default: message = (error as? HTTPError)?.body ?? error.status.reasonPhrase
             }
-            return try APIError(error.status, message).response(from: request, context: context)
+            // Keeps headers the thrower attached, such as Allow on 405 or Retry-After.
+            var headers = HTTPFields()
+            if let original = try? error.response(from: request, context: context) {
+                for field in original.headers where field.name != .contentType && field.name != .contentLength {
+                    headers.append(field)
+                }
+            }
+            return APIError(error.status, message, headers: headers).response(path: request.uri.path)
         } catch {
             context.logger.error("unexpected error", metadata: ["error": "\(error)", "http.path": "\(request.uri.path)"])
             return try APIError(.internalServerError, "internal error").response(from: request, context: context)
