@@ -10,6 +10,27 @@ let sharedSwiftSettings: [SwiftSetting] = [
     .enableUpcomingFeature("MemberImportVisibility"),
 ]
 
+/// The products we depend on, named once.
+extension Target.Dependency {
+    static let asyncHTTPClient = product(name: "AsyncHTTPClient", package: "async-http-client")
+    static let httpTypes = product(name: "HTTPTypes", package: "swift-http-types")
+    static let hummingbird = product(name: "Hummingbird", package: "hummingbird")
+    static let hummingbirdTesting = product(name: "HummingbirdTesting", package: "hummingbird")
+    static let logging = product(name: "Logging", package: "swift-log")
+    static let metrics = product(name: "Metrics", package: "swift-metrics")
+    static let nioCore = product(name: "NIOCore", package: "swift-nio")
+    static let nioHTTP1 = product(name: "NIOHTTP1", package: "swift-nio")
+    static let nioPosix = product(name: "NIOPosix", package: "swift-nio")
+    static let prometheus = product(name: "Prometheus", package: "swift-prometheus")
+    static let serviceLifecycle = product(name: "ServiceLifecycle", package: "swift-service-lifecycle")
+    static let sqlKit = product(name: "SQLKit", package: "sql-kit")
+    static let sqliteKit = product(name: "SQLiteKit", package: "sqlite-kit")
+    static let unixSignals = product(name: "UnixSignals", package: "swift-service-lifecycle")
+
+    /// Making HTTP calls: the client and the NIO types its API is written in.
+    static let httpClientStack: [Target.Dependency] = [.asyncHTTPClient, .nioCore, .nioHTTP1, .nioPosix]
+}
+
 let package = Package(
     name: "cinema",
     platforms: [.macOS(.v15)],
@@ -37,27 +58,15 @@ let package = Package(
         ),
         .target(
             name: "Kafka",
-            dependencies: [
-                "CRdKafka",
-                .product(name: "Logging", package: "swift-log"),
-                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-            ],
+            dependencies: ["CRdKafka", .logging, .serviceLifecycle],
             swiftSettings: sharedSwiftSettings
         ),
+        // The plumbing every service shares: events, outbox/inbox, store, HTTP, health, runtime.
         .target(
             name: "CinemaKit",
             dependencies: [
-                "Kafka",
-                .product(name: "Hummingbird", package: "hummingbird"),
-                .product(name: "Logging", package: "swift-log"),
-                .product(name: "Metrics", package: "swift-metrics"),
-                .product(name: "Prometheus", package: "swift-prometheus"),
-                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-                .product(name: "SQLKit", package: "sql-kit"),
-                .product(name: "SQLiteKit", package: "sqlite-kit"),
-                .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOPosix", package: "swift-nio"),
-                .product(name: "HTTPTypes", package: "swift-http-types"),
+                "Kafka", .hummingbird, .httpTypes, .logging, .metrics, .prometheus, .serviceLifecycle,
+                .sqlKit, .sqliteKit, .nioCore, .nioPosix,
             ],
             swiftSettings: sharedSwiftSettings
         ),
@@ -65,78 +74,39 @@ let package = Package(
         // and event delivery through the real processor.
         .target(
             name: "CinemaTesting",
-            dependencies: [
-                "CinemaKit",
-                .product(name: "Hummingbird", package: "hummingbird"),
-                .product(name: "HummingbirdTesting", package: "hummingbird"),
-                .product(name: "HTTPTypes", package: "swift-http-types"),
-                .product(name: "Logging", package: "swift-log"),
-            ],
+            dependencies: ["CinemaKit", .hummingbird, .hummingbirdTesting, .httpTypes, .logging],
             swiftSettings: sharedSwiftSettings
         ),
         .target(
             name: "Gateway",
-            dependencies: [
-                "CinemaKit",
-                .product(name: "Hummingbird", package: "hummingbird"),
-                .product(name: "AsyncHTTPClient", package: "async-http-client"),
-                .product(name: "Logging", package: "swift-log"),
-                .product(name: "HTTPTypes", package: "swift-http-types"),
-                .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOHTTP1", package: "swift-nio"),
-                .product(name: "NIOPosix", package: "swift-nio"),
-                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
-            ],
+            dependencies: ["CinemaKit", .hummingbird, .httpTypes, .logging, .serviceLifecycle, .unixSignals]
+                + Target.Dependency.httpClientStack,
             swiftSettings: sharedSwiftSettings
         ),
         .executableTarget(
             name: "gateway",
-            dependencies: ["Gateway", "CinemaKit", "Kafka", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["Gateway", "CinemaKit", "Kafka", .logging],
             path: "Sources/Executables/gateway",
             swiftSettings: sharedSwiftSettings
         ),
         .testTarget(
             name: "KafkaTests",
-            dependencies: [
-                "Kafka",
-                .product(name: "Logging", package: "swift-log"),
-                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-            ],
+            dependencies: ["Kafka", .logging, .serviceLifecycle],
             swiftSettings: sharedSwiftSettings
         ),
         .testTarget(
             name: "CinemaKitTests",
-            dependencies: [
-                "CinemaKit", "Kafka",
-                .product(name: "HummingbirdTesting", package: "hummingbird"),
-                .product(name: "HTTPTypes", package: "swift-http-types"),
-            ],
+            dependencies: ["CinemaKit", "Kafka", .hummingbird, .hummingbirdTesting, .httpTypes, .logging, .sqlKit],
             swiftSettings: sharedSwiftSettings
         ),
         .testTarget(
             name: "GatewayTests",
-            dependencies: [
-                "Gateway",
-                .product(name: "Hummingbird", package: "hummingbird"),
-                .product(name: "HummingbirdTesting", package: "hummingbird"),
-                .product(name: "AsyncHTTPClient", package: "async-http-client"),
-                .product(name: "HTTPTypes", package: "swift-http-types"),
-                .product(name: "Logging", package: "swift-log"),
-                .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOHTTP1", package: "swift-nio"),
-                .product(name: "NIOPosix", package: "swift-nio"),
-            ],
+            dependencies: ["Gateway", .hummingbird, .hummingbirdTesting, .httpTypes, .logging] + Target.Dependency.httpClientStack,
             swiftSettings: sharedSwiftSettings
         ),
         .testTarget(
             name: "IntegrationTests",
-            dependencies: [
-                "CinemaKit",
-                .product(name: "AsyncHTTPClient", package: "async-http-client"),
-                .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOHTTP1", package: "swift-nio"),
-            ],
+            dependencies: ["CinemaKit"] + Target.Dependency.httpClientStack,
             swiftSettings: sharedSwiftSettings
         ),
     ] + CinemaService.all.flatMap(\.targets)
@@ -155,13 +125,7 @@ struct CinemaService {
         .init(library: "PaymentService", executable: "payment"),
         .init(
             library: "ReservationService", executable: "reservation",
-            extraDependencies: [
-                .product(name: "AsyncHTTPClient", package: "async-http-client"),
-                .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOPosix", package: "swift-nio"),
-                .product(name: "NIOHTTP1", package: "swift-nio"),
-                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-            ],
+            extraDependencies: [.serviceLifecycle] + Target.Dependency.httpClientStack,
             // Its tests pay against the real payment service on loopback.
             extraTestDependencies: ["PaymentService"]
         ),
@@ -173,12 +137,7 @@ struct CinemaService {
         [
             .target(
                 name: library,
-                dependencies: [
-                    "CinemaKit",
-                    .product(name: "Hummingbird", package: "hummingbird"),
-                    .product(name: "SQLKit", package: "sql-kit"),
-                    .product(name: "Logging", package: "swift-log"),
-                ] + extraDependencies,
+                dependencies: ["CinemaKit", .hummingbird, .sqlKit, .logging] + extraDependencies,
                 swiftSettings: sharedSwiftSettings
             ),
             .executableTarget(
@@ -189,11 +148,8 @@ struct CinemaService {
             ),
             .testTarget(
                 name: "\(library)Tests",
-                dependencies: [
-                    .target(name: library), "CinemaKit", "CinemaTesting",
-                    .product(name: "HummingbirdTesting", package: "hummingbird"),
-                    .product(name: "HTTPTypes", package: "swift-http-types"),
-                ] + extraDependencies + extraTestDependencies,
+                dependencies: [.target(name: library), "CinemaKit", "CinemaTesting", .hummingbirdTesting, .httpTypes, .sqlKit]
+                    + extraDependencies + extraTestDependencies,
                 swiftSettings: sharedSwiftSettings
             ),
         ]

@@ -6,18 +6,6 @@ import Testing
 /// The non-functional promises of the original, as drills against real processes.
 @Suite(.serialized, .timeLimit(.minutes(5)))
 struct FaultIsolationTests {
-    func withCluster(_ body: (CinemaCluster) async throws -> Void) async throws {
-        let cluster = try await CinemaCluster.start()
-        do {
-            try await body(cluster)
-        } catch {
-            print(cluster.diagnostics())
-            await cluster.shutdown()
-            throw error
-        }
-        await cluster.shutdown()
-    }
-
     func registerMovieAndWaitUntilReservable(_ cluster: CinemaCluster) async throws {
         let movie = try await cluster.request(.POST, "/movies", body: #"{"desc":"Fault drill"}"#)
         #expect(movie.status == 201)
@@ -32,7 +20,7 @@ struct FaultIsolationTests {
     /// No payment, no reservation: the client is told to retry later, and nothing is persisted
     /// or announced.
     @Test func paymentDownRefusesTheReservationAndPersistsNothing() async throws {
-        try await withCluster { cluster in
+        try await CinemaCluster.with { cluster in
             try await registerMovieAndWaitUntilReservable(cluster)
             await cluster.stop("payment")
 
@@ -60,7 +48,7 @@ struct FaultIsolationTests {
     /// Reservations keep working while movie and message are down; once they are back they catch
     /// up from the topic, losing nothing.
     @Test func reservationsSurviveMovieAndMessageOutagesAndTheyCatchUp() async throws {
-        try await withCluster { cluster in
+        try await CinemaCluster.with { cluster in
             try await registerMovieAndWaitUntilReservable(cluster)
             try await waitForMovieStatus(cluster, movieId: 1, status: "reserved", messages: 1)
             await cluster.stop("movie")

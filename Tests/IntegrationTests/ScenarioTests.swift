@@ -8,15 +8,7 @@ import Testing
 @Suite(.serialized, .timeLimit(.minutes(5)))
 struct EndToEndTests {
     @Test func documentScenarioReachesTheDocumentedStateAndEventLog() async throws {
-        let cluster = try await CinemaCluster.start()
-        do {
-            try await runScenario(cluster)
-        } catch {
-            print(cluster.diagnostics())
-            await cluster.shutdown()
-            throw error
-        }
-        await cluster.shutdown()
+        try await CinemaCluster.with(runScenario)
     }
 
     private func runScenario(_ cluster: CinemaCluster) async throws {

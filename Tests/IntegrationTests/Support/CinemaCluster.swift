@@ -65,6 +65,20 @@ final class CinemaCluster {
         self.ports = ports
     }
 
+    /// Starts a cluster, runs `body` against it and shuts it down; on failure prints the tail of
+    /// every process's log, which is what one needs to see in CI.
+    static func with(_ body: (CinemaCluster) async throws -> Void) async throws {
+        let cluster = try await start()
+        do {
+            try await body(cluster)
+        } catch {
+            print(cluster.diagnostics())
+            await cluster.shutdown()
+            throw error
+        }
+        await cluster.shutdown()
+    }
+
     static func start() async throws -> CinemaCluster {
         let cluster = try CinemaCluster()
         do {
