@@ -79,7 +79,7 @@ let package = Package(
         ),
         .target(
             name: "Gateway",
-            dependencies: ["CinemaKit", .hummingbird, .httpTypes, .logging, .serviceLifecycle, .unixSignals]
+            dependencies: ["CinemaKit", .hummingbird, .httpTypes, .logging, .prometheus, .serviceLifecycle, .unixSignals]
                 + Target.Dependency.httpClientStack,
             swiftSettings: sharedSwiftSettings
         ),

@@ -1,6 +1,7 @@
 public import AsyncHTTPClient
 public import Hummingbird
 import CinemaKit
+public import Prometheus
 public import Logging
 public import NIOCore
 import NIOPosix
@@ -23,10 +24,11 @@ public struct GatewayRequestContext: RequestContext, RemoteAddressRequestContext
 public func buildGatewayApplication(
     configuration: GatewayConfiguration,
     httpClient: HTTPClient,
-    logger: Logger
+    logger: Logger,
+    metrics: PrometheusCollectorRegistry? = nil
 ) -> some ApplicationProtocol {
     Application(
-        router: buildGatewayRouter(configuration: configuration, httpClient: httpClient),
+        router: buildGatewayRouter(configuration: configuration, httpClient: httpClient, metrics: metrics),
         configuration: .init(address: .hostname(configuration.host, port: configuration.port)),
         logger: logger
     )
@@ -35,7 +37,8 @@ public func buildGatewayApplication(
 /// The gateway's router: middleware does the proxying, the router itself only knows `/health`.
 public func buildGatewayRouter(
     configuration: GatewayConfiguration,
-    httpClient: HTTPClient
+    httpClient: HTTPClient,
+    metrics: PrometheusCollectorRegistry? = nil
 ) -> Router<GatewayRequestContext> {
     let router = Router(context: GatewayRequestContext.self, options: .autoGenerateHeadEndpoints)
     router.addMiddleware {
@@ -43,16 +46,13 @@ public func buildGatewayRouter(
         // errors are JSON bodies before CORS headers are put on them.
         CorrelationIDMiddleware()
         GatewayCORSMiddleware()
+        MetricsMiddleware()
         JSONErrorMiddleware()
         ProxyMiddleware(configuration: configuration, httpClient: httpClient)
     }
     // The gateway holds no state: it is ready as soon as it listens. Upstream outages show as 502s
     // per route rather than taking the whole gateway out of a load balancer.
-    for probe in ["/health", "/ready"] {
-        router.get(RouterPath(probe)) { _, _ in
-            JSONResponse.make(.object([("status", .string("UP")), ("service", .string("gateway"))]))
-        }
-    }
+    router.addProbeRoutes(service: "gateway", readiness: .alwaysReady, metrics: metrics)
     return router
 }
 
@@ -71,13 +71,13 @@ extension HTTPClient.Configuration {
 }
 
 /// Runs the gateway until SIGTERM or SIGINT, then lets in-flight requests finish and shuts the HTTP client down.
-public func runGateway(configuration: GatewayConfiguration, logger: Logger) async throws {
+public func runGateway(configuration: GatewayConfiguration, logger: Logger, metrics: PrometheusCollectorRegistry? = nil) async throws {
     let httpClient = HTTPClient(
         eventLoopGroup: .singletonMultiThreadedEventLoopGroup,
         configuration: .gateway(for: configuration),
         backgroundActivityLogger: logger
     )
-    let app = buildGatewayApplication(configuration: configuration, httpClient: httpClient, logger: logger)
+    let app = buildGatewayApplication(configuration: configuration, httpClient: httpClient, logger: logger, metrics: metrics)
     logger.info(
         "Gateway routes",
         metadata: [

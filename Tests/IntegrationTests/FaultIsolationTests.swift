@@ -6,7 +6,13 @@ import Testing
 /// The non-functional promises of the original, as drills against real processes.
 @Suite(.serialized, .timeLimit(.minutes(5)))
 struct FaultIsolationTests {
+    /// Puts junk where every consumer must read past it first: not JSON, an event type nobody
+    /// knows, and a known event with a broken body. Each service must log and skip (or park) them.
     func registerMovieAndWaitUntilReservable(_ cluster: CinemaCluster) async throws {
+        try await cluster.produce(
+            ["this is not json", #"{"eventType":"SeatsRepainted","movieId":1}"#, #"{"eventType":"ReservationConfirmed","rsvId":"x","movieId":1}"#],
+            key: "1"
+        )
         let movie = try await cluster.request(.POST, "/movies", body: #"{"desc":"Fault drill"}"#)
         #expect(movie.status == 201)
         let first = try await eventually("reservation accepted") { () -> CinemaCluster.Reply? in

@@ -158,30 +158,7 @@ public enum ServiceRuntime {
         let router = Router()
         router.add(middleware: JSONErrorMiddleware())
         router.add(middleware: MetricsMiddleware())
-        router.get("health") { _, _ in
-            JSONResponse.make(.object([("status", .string("UP")), ("service", .string(definition.name))]))
-        }
-        router.get("ready") { _, _ -> Response in
-            let results = await readiness.evaluate()
-            let ready = results.allSatisfy(\.1)
-            return JSONResponse.make(
-                .object([
-                    ("status", .string(ready ? "UP" : "DOWN")),
-                    ("checks", .object(results.map { ($0.0, .string($0.1 ? "UP" : "DOWN")) })),
-                ]),
-                status: ready ? .ok : .serviceUnavailable
-            )
-        }
-        if let metrics {
-            router.get("metrics") { _, _ -> Response in
-                let bytes = metrics.emitToBuffer()
-                return Response(
-                    status: .ok,
-                    headers: [.contentType: "text/plain; version=0.0.4"],
-                    body: ResponseBody(byteBuffer: ByteBuffer(bytes: bytes))
-                )
-            }
-        }
+        router.addProbeRoutes(service: definition.name, readiness: readiness, metrics: metrics)
         try definition.routes(router, environment)
         return router
     }
@@ -194,5 +171,33 @@ struct CloseStoreOnShutdown: Service {
     func run() async throws {
         try? await gracefulShutdown()
         await store.close()
+    }
+}
+
+extension RouterMethods {
+    /// `GET /health` (liveness: the process answers), `GET /ready` (every readiness check passes,
+    /// else 503 naming the failing one) and, with a registry, `GET /metrics` for Prometheus.
+    public func addProbeRoutes(service: String, readiness: Readiness, metrics: PrometheusCollectorRegistry?) {
+        get("health") { _, _ in
+            JSONResponse.make(.object([("status", .string("UP")), ("service", .string(service))]))
+        }
+        get("ready") { _, _ -> Response in
+            let results = await readiness.evaluate()
+            let ready = results.allSatisfy(\.1)
+            var members: [(String, JSONValue)] = [("status", .string(ready ? "UP" : "DOWN")), ("service", .string(service))]
+            if !results.isEmpty {
+                members.append(("checks", .object(results.map { ($0.0, .string($0.1 ? "UP" : "DOWN")) })))
+            }
+            return JSONResponse.make(.object(members), status: ready ? .ok : .serviceUnavailable)
+        }
+        if let metrics {
+            get("metrics") { _, _ -> Response in
+                Response(
+                    status: .ok,
+                    headers: [.contentType: "text/plain; version=0.0.4"],
+                    body: ResponseBody(byteBuffer: ByteBuffer(bytes: metrics.emitToBuffer()))
+                )
+            }
+        }
     }
 }

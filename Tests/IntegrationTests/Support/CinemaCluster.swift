@@ -77,6 +77,8 @@ final class CinemaCluster {
             throw error
         }
         await cluster.shutdown()
+        // Kept on failure (the diagnostics name the folder); nothing to look at on success.
+        try? FileManager.default.removeItem(at: cluster.directory)
     }
 
     static func start() async throws -> CinemaCluster {
@@ -134,7 +136,7 @@ final class CinemaCluster {
     }
 
     func waitUntilReady(_ name: String) async throws {
-        let url = "http://127.0.0.1:\(ports[name]!)/\(name == "gateway" ? "health" : "ready")"
+        let url = "http://127.0.0.1:\(ports[name]!)/ready"
         _ = try await eventually("\(name) ready", timeout: .seconds(40)) { () -> Bool? in
             guard self.processes[name]?.isRunning == true else {
                 throw ProcessExited(name: name, log: self.processes[name]?.logTail() ?? "")
@@ -201,6 +203,19 @@ final class CinemaCluster {
             throw UnexpectedReply(reply: reply.text, status: reply.status)
         }
         return items
+    }
+
+    /// Writes raw values to topic `cinema` with kcat, keyed like the services key their events.
+    func produce(_ values: [String], key: String) async throws {
+        let input = directory.appendingPathComponent("produce-\(UUID().uuidString.prefix(6)).txt")
+        try values.map { "\(key)\t\($0)" }.joined(separator: "\n").appending("\n").write(to: input, atomically: true, encoding: .utf8)
+        let kcat = try ManagedProcess(
+            name: "kcat-produce", executable: Self.kcat,
+            arguments: ["-P", "-b", brokerAddress, "-t", "cinema", "-K", "\t", "-l", input.path],
+            environment: Self.baseEnvironment, logURL: directory.appendingPathComponent("kcat-produce.log")
+        )
+        let status = try await kcat.exitStatus(within: .seconds(20))
+        guard status == 0 else { throw ProcessExited(name: "kcat -P", log: kcat.logTail()) }
     }
 
     /// Every event on topic `cinema`, per partition in offset order, read with kcat.
