@@ -91,6 +91,9 @@ public final class KafkaProducer: Service, Sendable {
                 ("acks", "all"),
                 ("linger.ms", "5"),
                 ("message.timeout.ms", "30000"),
+                // A topic is created on purpose, with its partition count; some brokers (Tansu)
+                // would otherwise create a missing one on first produce with their own default.
+                ("allow.auto.create.topics", "false"),
             ],
             identity: [
                 ("client.id", configuration.clientID),
