@@ -3,6 +3,9 @@ import CinemaKit
 import Foundation
 import NIOCore
 import NIOHTTP1
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// The whole system as separate processes: a Tansu broker, the five services and the gateway,
 /// on free loopback ports with their databases in a fresh temporary folder. Tests talk to it
@@ -53,7 +56,26 @@ final class CinemaCluster {
             environment["LD_LIBRARY_PATH"] = current.isEmpty ? toolsLib : "\(toolsLib):\(current)"
         }
         environment["LOG_LEVEL"] = environment["CINEMA_TEST_LOG_LEVEL"] ?? "debug"
+        environment[ownerVariable] = String(getpid())
         return environment
+    }
+
+    /// Marks every child with the test process's pid, so children a crashed test run left behind
+    /// can be recognised (their owner is gone) and stopped by the next run.
+    static let ownerVariable = "CINEMA_TEST_OWNER"
+
+    static func stopOrphansOfDeadTestRuns() {
+        let processes = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+        for pid in processes.compactMap(Int32.init) {
+            guard let environ = FileManager.default.contents(atPath: "/proc/\(pid)/environ") else { continue }
+            let marker = Array("\(ownerVariable)=".utf8)
+            for entry in environ.split(separator: 0) where entry.starts(with: marker) {
+                guard let owner = Int32(String(decoding: entry.dropFirst(marker.count), as: UTF8.self)) else { continue }
+                if owner != getpid(), !FileManager.default.fileExists(atPath: "/proc/\(owner)") {
+                    kill(pid, SIGKILL)
+                }
+            }
+        }
     }
 
     init() throws {
@@ -82,6 +104,7 @@ final class CinemaCluster {
     }
 
     static func start() async throws -> CinemaCluster {
+        stopOrphansOfDeadTestRuns()
         let cluster = try CinemaCluster()
         do {
             try await cluster.startBroker()
