@@ -4,16 +4,16 @@ public import Logging
 public import ServiceLifecycle
 import Synchronization
 
-/// Maps the per-message id we hand librdkafka as the message opaque to the `send()` waiting for
-/// that message's delivery report. Also holds the producer's lifecycle, because whether a new
-/// message may still be registered and whether the table is drained must be decided atomically.
+/// Maps the per-message id we hand librdkafka as the message opaque to whoever waits for that
+/// message's delivery report. Also holds the producer's lifecycle, because whether a new message
+/// may still be registered and whether the table is drained must be decided atomically.
 final class DeliveryTable: Sendable {
     enum Lifecycle { case idle, running, shuttingDown, finished }
 
     private struct State {
         var lifecycle = Lifecycle.idle
         var nextID: UInt = 1  // never 0: a null opaque would be indistinguishable from "none"
-        var pending: [UInt: CheckedContinuation<KafkaDeliveryReport, any Error>] = [:]
+        var pending: [UInt: DeliveryPromise] = [:]
     }
 
     private let state = Mutex(State())
@@ -22,14 +22,14 @@ final class DeliveryTable: Sendable {
     var pendingCount: Int { state.withLock { $0.pending.count } }
 
     /// Returns nil once shutdown has begun: the message must then not be produced at all.
-    func register(_ continuation: CheckedContinuation<KafkaDeliveryReport, any Error>) -> UInt? {
+    func register(_ promise: DeliveryPromise) -> UInt? {
         state.withLock { state in
             switch state.lifecycle {
             case .idle, .running:
                 let id = state.nextID
                 state.nextID &+= 1
                 if state.nextID == 0 { state.nextID = 1 }
-                state.pending[id] = continuation
+                state.pending[id] = promise
                 return id
             case .shuttingDown, .finished:
                 return nil
@@ -37,11 +37,16 @@ final class DeliveryTable: Sendable {
         }
     }
 
-    /// Whoever removes the continuation resumes it, which makes every send resolve exactly once
-    /// even when a delivery report and the shutdown drain race.
+    /// For a message librdkafka refused to take: nobody will report on it.
+    func unregister(id: UInt) {
+        _ = state.withLock { $0.pending.removeValue(forKey: id) }
+    }
+
+    /// Whoever removes the promise fulfils it, which makes every send resolve exactly once even
+    /// when a delivery report and the shutdown drain race.
     func resolve(id: UInt, with result: Result<KafkaDeliveryReport, some Error>) {
-        let continuation = state.withLock { $0.pending.removeValue(forKey: id) }
-        continuation?.resume(with: result.mapError { $0 as any Error })
+        let promise = state.withLock { $0.pending.removeValue(forKey: id) }
+        promise?.fulfil(result.mapError { $0 as any Error })
     }
 
     func start() -> Bool {
@@ -58,7 +63,7 @@ final class DeliveryTable: Sendable {
         }
     }
 
-    func finish() -> [CheckedContinuation<KafkaDeliveryReport, any Error>] {
+    func finish() -> [DeliveryPromise] {
         state.withLock { state in
             state.lifecycle = .finished
             defer { state.pending = [:] }
@@ -67,8 +72,54 @@ final class DeliveryTable: Sendable {
     }
 }
 
-/// Thrown inside `send()` only, to turn a full local queue into a retry after a short pause.
-private struct LocalQueueFull: Error {}
+/// One message's delivery report, to be awaited after enqueueing: so a batch can be enqueued in
+/// order first (which fixes its order on the topic) and awaited as a whole afterwards.
+final class DeliveryPromise: Sendable {
+    private enum State {
+        case pending
+        case waiting(CheckedContinuation<KafkaDeliveryReport, any Error>)
+        case done(Result<KafkaDeliveryReport, any Error>)
+    }
+
+    private let state = Mutex(State.pending)
+
+    func fulfil(_ result: Result<KafkaDeliveryReport, any Error>) {
+        let waiter = state.withLock { state -> CheckedContinuation<KafkaDeliveryReport, any Error>? in
+            switch state {
+            case .pending:
+                state = .done(result)
+                return nil
+            case .waiting(let continuation):
+                state = .done(result)
+                return continuation
+            case .done:
+                return nil
+            }
+        }
+        waiter?.resume(with: result)
+    }
+
+    /// Not cancellable: an enqueued message cannot be recalled, so its outcome is always awaited;
+    /// it is bounded by message.timeout.ms and by shutdown.
+    var report: KafkaDeliveryReport {
+        get async throws {
+            try await withCheckedThrowingContinuation { continuation in
+                let ready = state.withLock { state -> Result<KafkaDeliveryReport, any Error>? in
+                    switch state {
+                    case .pending:
+                        state = .waiting(continuation)
+                        return nil
+                    case .done(let result):
+                        return result
+                    case .waiting:
+                        preconditionFailure("a delivery is awaited once")
+                    }
+                }
+                if let ready { continuation.resume(with: ready) }
+            }
+        }
+    }
+}
 
 /// An idempotent (acks=all) producer whose `send()` resolves with the broker's acknowledgement.
 /// Delivery reports are only served while `run()` is running, so run it in the ServiceGroup.
@@ -121,38 +172,53 @@ public final class KafkaProducer: Service, Sendable {
 
     /// Enqueues the message and suspends until librdkafka's delivery report for this message
     /// arrives; throws `KafkaError` if delivery failed (e.g. after `message.timeout.ms`) or the
-    /// producer has shut down. Safe to call concurrently from many tasks.
+    /// producer has shut down. Safe to call concurrently from many tasks; concurrent calls are
+    /// enqueued in no particular order (use `send(inOrder:)` where order matters).
     public func send(_ message: KafkaOutgoingMessage) async throws -> KafkaDeliveryReport {
-        var backoff = Duration.milliseconds(1)
-        while true {
-            do {
-                // Cancelling the caller cannot un-send an enqueued message, so the wait for its
-                // delivery report is deliberately not cancellable; it is bounded by
-                // message.timeout.ms and by shutdown.
-                return try await withCheckedThrowingContinuation { continuation in
-                    enqueue(message, continuation)
-                }
-            } catch is LocalQueueFull {
-                // The pause lets the poll loop drain delivery reports and librdkafka send batches.
-                try await Task.sleep(for: backoff)
-                backoff = min(backoff * 2, .milliseconds(100))
-            }
-        }
+        try await enqueue(message).report
     }
 
-    private func enqueue(
-        _ message: KafkaOutgoingMessage,
-        _ continuation: CheckedContinuation<KafkaDeliveryReport, any Error>
-    ) {
-        guard let id = deliveries.register(continuation) else {
-            continuation.resume(throwing: KafkaError.shutDown("producer is shut down"))
-            return
+    /// Enqueues the messages in array order, so that with the idempotent producer each partition
+    /// receives them in that order, then waits for every delivery report.
+    public func send(inOrder messages: [KafkaOutgoingMessage]) async -> [Result<KafkaDeliveryReport, any Error>] {
+        var promises: [Result<DeliveryPromise, any Error>] = []
+        promises.reserveCapacity(messages.count)
+        for message in messages {
+            do {
+                promises.append(.success(try await enqueue(message)))
+            } catch {
+                promises.append(.failure(error))
+            }
         }
-        // Registered before producing: the report may arrive on the poll queue before
-        // rd_kafka_produceva has even returned here.
-        if let error = produce(message, id: id) {
-            let outcome: any Error = error.code == RD_KAFKA_RESP_ERR__QUEUE_FULL.rawValue ? LocalQueueFull() : error
-            deliveries.resolve(id: id, with: Result<KafkaDeliveryReport, any Error>.failure(outcome))
+        var results: [Result<KafkaDeliveryReport, any Error>] = []
+        results.reserveCapacity(messages.count)
+        for promise in promises {
+            switch promise {
+            case .success(let promise):
+                do { results.append(.success(try await promise.report)) } catch { results.append(.failure(error)) }
+            case .failure(let error):
+                results.append(.failure(error))
+            }
+        }
+        return results
+    }
+
+    /// Hands the message to librdkafka, waiting while its local queue is full.
+    private func enqueue(_ message: KafkaOutgoingMessage) async throws -> DeliveryPromise {
+        var backoff = Duration.milliseconds(1)
+        while true {
+            let promise = DeliveryPromise()
+            guard let id = deliveries.register(promise) else {
+                throw KafkaError.shutDown("producer is shut down")
+            }
+            // Registered before producing: the report may arrive on the poll queue before
+            // rd_kafka_produceva has even returned here.
+            guard let error = produce(message, id: id) else { return promise }
+            deliveries.unregister(id: id)
+            guard error.code == RD_KAFKA_RESP_ERR__QUEUE_FULL.rawValue else { throw error }
+            // The pause lets the poll loop drain delivery reports and librdkafka send batches.
+            try await Task.sleep(for: backoff)
+            backoff = min(backoff * 2, .milliseconds(100))
         }
     }
 
@@ -256,8 +322,8 @@ public final class KafkaProducer: Service, Sendable {
             )
         }
         let unresolved = deliveries.finish()
-        for continuation in unresolved {
-            continuation.resume(throwing: KafkaError.shutDown("producer shut down before the delivery report arrived"))
+        for promise in unresolved {
+            promise.fulfil(.failure(KafkaError.shutDown("producer shut down before the delivery report arrived")))
         }
         logger.debug(
             "kafka producer stopped",

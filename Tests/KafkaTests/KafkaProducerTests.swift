@@ -61,6 +61,27 @@ import Testing
         withExtendedLifetime(cluster) {}
     }
 
+    @Test func sendInOrderKeepsTheArrayOrderOnEachPartition() async throws {
+        let cluster = try KafkaMockCluster()
+        try cluster.createTopic("ordered", partitions: 3)
+        let producer = try KafkaProducer(
+            configuration: .init(bootstrapServers: cluster.bootstrapServers, clientID: "ordered-producer"),
+            logger: testLogger
+        )
+        let keys = (0..<600).map { "movie-\($0 % 4)" }
+        let results = try await withRunningServices([producer]) {
+            await producer.send(inOrder: keys.map { KafkaOutgoingMessage(topic: "ordered", key: bytes($0), value: bytes($0)) })
+        }
+        let reports = try results.map { try $0.get() }
+        #expect(reports.count == keys.count)
+        // Per key, the offsets grow in array order: the topic holds them as they were handed over.
+        for key in Set(keys) {
+            let offsets = zip(keys, reports).filter { $0.0 == key }.map(\.1.offset)
+            #expect(offsets == offsets.sorted() && Set(offsets).count == offsets.count)
+        }
+        withExtendedLifetime(cluster) {}
+    }
+
     @Test func fullLocalQueueIsRetriedNotFailed() async throws {
         let cluster = try KafkaMockCluster()
         try cluster.createTopic("tiny-queue", partitions: 1)
@@ -120,7 +141,8 @@ import Testing
             configuration: .init(
                 bootstrapServers: "127.0.0.1:1",  // ignored: the mock cluster takes over
                 clientID: "mock-producer",
-                properties: ["test.mock.num.brokers": "1"]
+                // A private mock broker has no API to create topics: let this one be created on use.
+                properties: ["test.mock.num.brokers": "1", "allow.auto.create.topics": "true"]
             ),
             logger: testLogger
         )

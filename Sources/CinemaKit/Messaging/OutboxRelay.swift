@@ -88,27 +88,15 @@ public final class OutboxRelay: Service {
             try await OutboxRepository.pending(limit: batchSize, on: database)
         }
         guard !batch.isEmpty else { return 0 }
-        // Sent concurrently so librdkafka can batch them; the idempotent producer keeps each
-        // partition's order, and every key (movie) maps to one partition.
-        let publisher = self.publisher
-        let topic = self.topic
-        let results = await withTaskGroup(of: (Int64, (any Error)?).self) { group in
-            for message in batch {
-                group.addTask {
-                    do {
-                        try await publisher.publish(message, topic: topic)
-                        return (message.seq, nil)
-                    } catch {
-                        return (message.seq, error)
-                    }
-                }
-            }
-            var results: [(Int64, (any Error)?)] = []
-            for await result in group { results.append(result) }
-            return results
+        // Enqueued in commit order, awaited together: librdkafka batches them, and the idempotent
+        // producer keeps each partition's order, every key (movie) mapping to one partition.
+        let results = zip(batch, await publisher.publish(batch, topic: topic))
+        let acknowledged = results.filter { (try? $0.1.get()) != nil }.map(\.0.seq)
+        let failures = results.compactMap { message, result -> (seq: Int64, error: any Error)? in
+            if case .failure(let error) = result { return (message.seq, error) }
+            return nil
         }
-        let acknowledged = results.filter { $0.1 == nil }.map(\.0)
-        let firstFailed = results.filter { $0.1 != nil }.map(\.0).min()
+        let firstFailed = failures.first?.seq
         if !acknowledged.isEmpty {
             try await store.transaction { database in
                 try await OutboxRepository.markPublished(acknowledged, on: database)
@@ -118,8 +106,8 @@ public final class OutboxRelay: Service {
         // Everything before the first failure is out; the failed one and later go again.
         let batchEnd = batch.last!.seq
         watermark.advance(to: firstFailed.map { $0 - 1 } ?? batchEnd)
-        if let firstError = results.first(where: { $0.1 != nil })?.1 {
-            throw firstError
+        if let firstFailure = failures.first {
+            throw firstFailure.error
         }
         return acknowledged.count
     }

@@ -107,9 +107,13 @@ public enum ServiceRuntime {
         let store = try await SQLiteStore.open(path: configuration.databasePath, schema: definition.schema, logger: logger)
 
         let clientID = "cinema-\(definition.name)"
+        // No delivery timeout: during a broker outage the relay's batch waits in librdkafka, which
+        // retries in order, instead of failing part of it and re-sending it behind later events of
+        // the same movie. What is committed stays in the outbox until the broker has it.
+        let producerProperties = ["message.timeout.ms": "0"].merging(configuration.kafkaProperties) { _, configured in configured }
         let producer = try KafkaProducer(
             configuration: KafkaProducerConfiguration(
-                bootstrapServers: configuration.kafkaBrokers, clientID: clientID, properties: configuration.kafkaProperties
+                bootstrapServers: configuration.kafkaBrokers, clientID: clientID, properties: producerProperties
             ),
             logger: logger
         )
