@@ -107,13 +107,11 @@ public enum ServiceRuntime {
         let store = try await SQLiteStore.open(path: configuration.databasePath, schema: definition.schema, logger: logger)
 
         let clientID = "cinema-\(definition.name)"
-        // No delivery timeout: during a broker outage the relay's batch waits in librdkafka, which
-        // retries in order, instead of failing part of it and re-sending it behind later events of
-        // the same movie. What is committed stays in the outbox until the broker has it.
-        let producerProperties = ["message.timeout.ms": "0"].merging(configuration.kafkaProperties) { _, configured in configured }
+        // Deliveries time out (librdkafka retries until message.timeout.ms): a broker that stays
+        // away shows as relay warnings and failure metrics, and the outbox keeps the events.
         let producer = try KafkaProducer(
             configuration: KafkaProducerConfiguration(
-                bootstrapServers: configuration.kafkaBrokers, clientID: clientID, properties: producerProperties
+                bootstrapServers: configuration.kafkaBrokers, clientID: clientID, properties: configuration.kafkaProperties
             ),
             logger: logger
         )
