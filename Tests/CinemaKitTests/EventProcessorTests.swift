@@ -99,6 +99,25 @@ import Testing
         await store.close()
     }
 
+    @Test func aRetryInterruptedByShutdownLeavesTheEventForRedelivery() async throws {
+        let store = try await temporaryStore(schema: counterSchema)
+        let attempts = Mutex(0)
+        var handlers = EventHandlers()
+        handlers.on(ReservationConfirmed.self) { _, _ in
+            attempts.withLock { $0 += 1 }
+            throw RetryLater("never")
+        }
+        let processor = EventProcessor(persistence: Persistence(store: store), handlers: handlers, logger: Logger(label: "test"),
+                                       maxAttempts: 1000, initialBackoff: .seconds(2))
+        let processing = Task { await processor.process(Self.message(Self.confirmed, id: "m-shutdown")) }
+        while attempts.withLock({ $0 }) == 0 { await Task.yield() }
+        processing.cancel()
+        #expect(await processing.value == .abandoned)
+        #expect(try await store.read { try await InboxRepository.parked(on: $0) }.isEmpty)
+        #expect(try await store.read { try await InboxRepository.contains(messageId: "m-shutdown", on: $0) } == false)
+        await store.close()
+    }
+
     @Test func messagesWithoutAnIdAreIdentifiedByTheirPosition() async throws {
         let store = try await temporaryStore(schema: counterSchema)
         let processor = processor(store)

@@ -4,10 +4,7 @@ import Testing
 
 @Suite struct KafkaConsumerTests {
     private func produce(_ messages: [KafkaOutgoingMessage], to cluster: KafkaMockCluster) async throws {
-        let producer = try KafkaProducer(
-            configuration: .init(bootstrapServers: cluster.bootstrapServers, clientID: "test-producer"),
-            logger: testLogger
-        )
+        let producer = try makeProducer(cluster.bootstrapServers, clientID: "test-producer")
         try await withRunningServices([producer]) {
             // One at a time so that offsets follow the array order.
             for message in messages { _ = try await producer.send(message) }

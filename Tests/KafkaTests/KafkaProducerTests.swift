@@ -31,10 +31,7 @@ import Testing
     @Test func concurrentSendsEachResolveExactlyOnce() async throws {
         let cluster = try KafkaMockCluster()
         try cluster.createTopic("concurrent", partitions: 3)
-        let producer = try KafkaProducer(
-            configuration: .init(bootstrapServers: cluster.bootstrapServers, clientID: "concurrent-producer"),
-            logger: testLogger
-        )
+        let producer = try makeProducer(cluster.bootstrapServers, clientID: "concurrent-producer")
         let count = 1000
         let reports = try await withRunningServices([producer]) {
             try await withThrowingTaskGroup(of: KafkaDeliveryReport.self) { group in
@@ -64,10 +61,7 @@ import Testing
     @Test func sendInOrderKeepsTheArrayOrderOnEachPartition() async throws {
         let cluster = try KafkaMockCluster()
         try cluster.createTopic("ordered", partitions: 3)
-        let producer = try KafkaProducer(
-            configuration: .init(bootstrapServers: cluster.bootstrapServers, clientID: "ordered-producer"),
-            logger: testLogger
-        )
+        let producer = try makeProducer(cluster.bootstrapServers, clientID: "ordered-producer")
         let keys = (0..<600).map { "movie-\($0 % 4)" }
         let results = try await withRunningServices([producer]) {
             await producer.send(inOrder: keys.map { KafkaOutgoingMessage(topic: "ordered", key: bytes($0), value: bytes($0)) })
@@ -85,15 +79,8 @@ import Testing
     @Test func fullLocalQueueIsRetriedNotFailed() async throws {
         let cluster = try KafkaMockCluster()
         try cluster.createTopic("tiny-queue", partitions: 1)
-        let producer = try KafkaProducer(
-            configuration: .init(
-                bootstrapServers: cluster.bootstrapServers,
-                clientID: "tiny-queue-producer",
-                // Far fewer slots than concurrent sends: most first attempts hit QUEUE_FULL.
-                properties: ["queue.buffering.max.messages": "5"]
-            ),
-            logger: testLogger
-        )
+        // Far fewer slots than concurrent sends: most first attempts hit QUEUE_FULL.
+        let producer = try makeProducer(cluster.bootstrapServers, clientID: "tiny-queue-producer", ["queue.buffering.max.messages": "5"])
         let count = 100
         let reports = try await withRunningServices([producer]) {
             try await withThrowingTaskGroup(of: KafkaDeliveryReport.self) { group in
@@ -114,14 +101,7 @@ import Testing
 
     @Test func sendToUnreachableBrokerFailsWithinMessageTimeout() async throws {
         // Port 1 on loopback: connections are refused at once, so nothing is ever delivered.
-        let producer = try KafkaProducer(
-            configuration: .init(
-                bootstrapServers: "127.0.0.1:1",
-                clientID: "unreachable-producer",
-                properties: ["message.timeout.ms": "1500"]
-            ),
-            logger: testLogger
-        )
+        let producer = try makeProducer("127.0.0.1:1", clientID: "unreachable-producer", ["message.timeout.ms": "1500"])
         try await withRunningServices([producer]) {
             let started = ContinuousClock.now
             let error = await #expect(throws: KafkaError.self) {
@@ -137,15 +117,9 @@ import Testing
     }
 
     @Test func isConnectedWithPrivateMockBroker() async throws {
-        let producer = try KafkaProducer(
-            configuration: .init(
-                bootstrapServers: "127.0.0.1:1",  // ignored: the mock cluster takes over
-                clientID: "mock-producer",
-                // A private mock broker has no API to create topics: let this one be created on use.
-                properties: ["test.mock.num.brokers": "1", "allow.auto.create.topics": "true"]
-            ),
-            logger: testLogger
-        )
+        // The address is ignored: the private mock cluster takes over. It has no API to create
+        // topics, so this one is created on use.
+        let producer = try makeProducer("127.0.0.1:1", clientID: "mock-producer", ["test.mock.num.brokers": "1", "allow.auto.create.topics": "true"])
         try await withRunningServices([producer]) {
             try await waitUntil("producer connected") { await producer.isConnected() }
             let report = try await producer.send(KafkaOutgoingMessage(topic: "auto", key: nil, value: bytes("x")))
@@ -157,15 +131,8 @@ import Testing
     @Test func gracefulShutdownFlushesPendingSendsAndRefusesNewOnes() async throws {
         let cluster = try KafkaMockCluster()
         try cluster.createTopic("flush", partitions: 1)
-        let producer = try KafkaProducer(
-            configuration: .init(
-                bootstrapServers: cluster.bootstrapServers,
-                clientID: "flush-producer",
-                // Long enough that only the shutdown flush can explain a prompt delivery.
-                properties: ["linger.ms": "8000"]
-            ),
-            logger: testLogger
-        )
+        // Long enough that only the shutdown flush can explain a prompt delivery.
+        let producer = try makeProducer(cluster.bootstrapServers, clientID: "flush-producer", ["linger.ms": "8000"])
         let count = 200
         // Enqueue while run() is not even started, so every message is still pending at shutdown.
         let sends = Task {
@@ -202,11 +169,7 @@ import Testing
     }
 
     @Test func runReturnsWhenCancelled() async throws {
-        let producer = try KafkaProducer(
-            configuration: .init(
-                bootstrapServers: "127.0.0.1:1", clientID: "cancel-producer", properties: ["test.mock.num.brokers": "1"]),
-            logger: testLogger
-        )
+        let producer = try makeProducer("127.0.0.1:1", clientID: "cancel-producer", ["test.mock.num.brokers": "1"])
         let running = Task { try await producer.run() }
         running.cancel()
         try await withDeadline(15, "run() returning after cancellation") { try await running.value }

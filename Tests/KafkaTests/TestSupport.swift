@@ -85,5 +85,13 @@ func collect(
     }
 }
 
+/// A producer for the tests, logging to the test logger.
+func makeProducer(_ bootstrapServers: String, clientID: String, _ properties: [String: String] = [:]) throws -> KafkaProducer {
+    try KafkaProducer(
+        configuration: .init(bootstrapServers: bootstrapServers, clientID: clientID, properties: properties),
+        logger: testLogger
+    )
+}
+
 func bytes(_ string: String) -> [UInt8] { Array(string.utf8) }
 func text(_ bytes: [UInt8]?) -> String? { bytes.map { String(decoding: $0, as: UTF8.self) } }

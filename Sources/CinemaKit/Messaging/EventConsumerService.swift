@@ -25,7 +25,10 @@ public struct EventConsumerService: Service {
                 topic: message.topic, partition: message.partition, offset: message.offset,
                 key: message.key, value: message.value, headers: headers
             )
-            _ = await processor.process(incoming)
+            if await processor.process(incoming) == .abandoned {
+                // Nothing after it may be applied before it: stop here, store nothing.
+                break
+            }
             try consumer.storeOffset(of: message)
         }
     }

@@ -1,6 +1,7 @@
 import Foundation
 public import Logging
 import Metrics
+import ServiceLifecycle
 
 /// One message as the processor sees it, independent of the Kafka client.
 public struct IncomingMessage: Sendable {
@@ -32,6 +33,9 @@ public enum ProcessingOutcome: Sendable, Equatable {
     case duplicate
     case ignored
     case parked(reason: String)
+    /// Left unapplied because the service is shutting down mid-retry: its offset must not be
+    /// stored, so the group delivers it again after the restart.
+    case abandoned
 }
 
 /// Applies incoming events exactly once: the inbox row, the handler's effect and the events it
@@ -112,12 +116,17 @@ public struct EventProcessor: Sendable {
             } catch let error as MalformedEvent {
                 return await park(message, reason: error.reason, logger: logger)
             } catch {
-                guard attempt < maxAttempts, !Task.isCancelled else {
+                if Task.isShuttingDownGracefully || Task.isCancelled {
+                    logger.notice("shutting down; event left for redelivery", metadata: ["error": "\(error)"])
+                    return .abandoned
+                }
+                guard attempt < maxAttempts else {
                     return await park(message, reason: "failed after \(attempt) attempts: \(error)", logger: logger)
                 }
                 let delay = backoff.next()
                 logger.notice("event handler failed; retrying", metadata: ["error": "\(error)", "attempt": "\(attempt)"])
-                try? await Task.sleep(for: delay)
+                // Shutdown cuts the back-off short; the check above then abandons the event.
+                try? await cancelWhenGracefulShutdown { try await Task.sleep(for: delay) }
             }
         }
     }
