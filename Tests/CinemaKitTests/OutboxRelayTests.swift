@@ -36,6 +36,7 @@ import Testing
             group.addTask { try await producer.run() }
             group.addTask { try await consumer.run() }
             #expect(try await relay.publishNextBatch() == 30)
+            #expect(relay.isFlowing(stallLimit: .seconds(1)))
             #expect(try await store.read { try await OutboxRepository.count(on: $0) } == 0)
             #expect(await relay.waitUntilPublished(through: 30, timeout: .milliseconds(10)))
 
@@ -75,6 +76,9 @@ import Testing
             await #expect(throws: (any Error).self) { try await relay.publishNextBatch() }
             #expect(try await store.read { try await OutboxRepository.count(on: $0) } == 3)
             #expect(await relay.waitUntilPublished(through: 1, timeout: .milliseconds(50)) == false)
+            // Nothing went out since the relay was made, a failed attempt ago.
+            #expect(relay.isFlowing(stallLimit: .milliseconds(200)) == false)
+            #expect(relay.isFlowing(stallLimit: .seconds(60)))
             group.cancelAll()
         }
         await store.close()

@@ -16,6 +16,8 @@ public final class OutboxRelay: Service {
     private let idlePollInterval: Duration
     private let wakeup = Wakeup()
     private let watermark = PublicationWatermark()
+    /// When the relay last published something or found nothing to publish.
+    private let lastProgress = Mutex(ContinuousClock.now)
     private let published = Counter(label: "cinema_outbox_published_total")
     private let failures = Counter(label: "cinema_outbox_publish_failures_total")
 
@@ -75,6 +77,13 @@ public final class OutboxRelay: Service {
         }
     }
 
+    /// False when events have been waiting in the outbox without any being published for longer
+    /// than `stallLimit`: the broker is away, or the producer cannot deliver (for example a broker
+    /// that lost its state refusing the producer's id). Behind `/ready` as the `outbox` check.
+    public func isFlowing(stallLimit: Duration = .seconds(60)) -> Bool {
+        ContinuousClock.now - lastProgress.withLock { $0 } < stallLimit
+    }
+
     /// Waits until every outbox row up to `seq` has been acknowledged by the broker; false on timeout.
     public func waitUntilPublished(through seq: Int64, timeout: Duration) async -> Bool {
         await watermark.wait(for: seq, timeout: timeout)
@@ -87,7 +96,10 @@ public final class OutboxRelay: Service {
         let batch = try await store.read { database in
             try await OutboxRepository.pending(limit: batchSize, on: database)
         }
-        guard !batch.isEmpty else { return 0 }
+        guard !batch.isEmpty else {
+            lastProgress.withLock { $0 = .now }
+            return 0
+        }
         // Enqueued in commit order, awaited together: librdkafka batches them, and the idempotent
         // producer keeps each partition's order, every key (movie) mapping to one partition.
         let results = zip(batch, await publisher.publish(batch, topic: topic))
@@ -102,6 +114,7 @@ public final class OutboxRelay: Service {
                 try await OutboxRepository.markPublished(acknowledged, on: database)
             }
             published.increment(by: acknowledged.count)
+            lastProgress.withLock { $0 = .now }
         }
         // Everything before the first failure is out; the failed one and later go again.
         let batchEnd = batch.last!.seq

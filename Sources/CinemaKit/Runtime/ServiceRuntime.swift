@@ -136,6 +136,7 @@ public enum ServiceRuntime {
             ("database", { await store.isHealthy() }),
             ("kafkaProducer", { await producer.isConnected() }),
             ("kafkaConsumer", { await consumer.isConnected() }),
+            ("outbox", { relay.isFlowing() }),
         ])
         let router = try buildRouter(definition, environment: environment, readiness: readiness, metrics: metrics)
         // Shutdown runs in reverse: HTTP stops first, then the consumer loop finishes its message,
