@@ -92,4 +92,37 @@ struct FaultIsolationTests {
             #expect(try await cluster.items("messages").count == 5)
         }
     }
+
+    /// A write the client was told succeeded survives a broker crash: it waits in the outbox and
+    /// reaches every reader once the broker is back. Meanwhile readiness says what is wrong.
+    @Test func aBrokerCrashLosesNoAcceptedWrite() async throws {
+        try await CinemaCluster.with { cluster in
+            try await registerMovieAndWaitUntilReservable(cluster)
+            cluster.crashBroker()
+
+            let registered = try await cluster.request(.POST, "/movies", body: #"{"desc":"Registered while the broker was down"}"#)
+            #expect(registered.status == 201)
+            let ready = try await eventually("movie reports Kafka down") { () -> JSONValue? in
+                let reply = try await cluster.direct("movie", "/ready")
+                return reply.status == 503 ? reply.json : nil
+            }
+            #expect(ready["checks"]?["kafkaProducer"] == .string("DOWN"))
+            #expect(ready["checks"]?["database"] == .string("UP"))
+
+            try await cluster.startBroker()
+            // A fresh in-memory broker does not know the old producer ids: restart the services.
+            for name in CinemaCluster.serviceNames {
+                await cluster.stop(name)
+                try await cluster.restart(name)
+            }
+            _ = try await eventually("the movie registered during the outage reaches the view") { () -> Bool? in
+                let view = try await cluster.request(.GET, "/movieviews/2")
+                return view.json?["desc"] == .string("Registered while the broker was down") ? true : nil
+            }
+            // At least once on the topic (a redelivery would be absorbed by the readers' inbox).
+            let events = try await cluster.events()
+            #expect(!events.filter { $0.json.contains("Registered while the broker was down") }.isEmpty)
+            #expect(try await cluster.items("movies").count == 2)
+        }
+    }
 }

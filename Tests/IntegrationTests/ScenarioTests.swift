@@ -130,6 +130,10 @@ struct EndToEndTests {
         for event in events {
             #expect(event.json.range(of: #""timestamp":"\d{14}""#, options: .regularExpression) != nil)
         }
+        // Every process said which librdkafka it loaded (2.0.2 cannot talk to Tansu at all).
+        for (name, process) in cluster.processes {
+            #expect(process.log.contains("kafka.library.version="), "\(name) logs no librdkafka version")
+        }
     }
 
     static func withoutTimestamp(_ json: String) -> String {

@@ -119,7 +119,15 @@ final class CinemaCluster {
         return cluster
     }
 
-    private func startBroker() async throws {
+    /// Kills the broker outright (kill -9), as in a crash or a network cut.
+    func crashBroker() {
+        broker?.killHard()
+    }
+
+    /// Starts the broker again on the same port. Tansu keeps everything in memory, so it comes
+    /// back empty: the topic is created again, and the services need a restart to get new
+    /// producer ids (see README).
+    func startBroker() async throws {
         let url = "tcp://127.0.0.1:\(brokerPort)"
         broker = try ManagedProcess(
             name: "tansu", executable: Self.tansu,
@@ -204,7 +212,16 @@ final class CinemaCluster {
 
     /// A request through the gateway; `body` is sent as given (like httpie, `key=value` pairs are strings).
     func request(_ method: HTTPMethod, _ path: String, body: String? = nil) async throws -> Reply {
-        var request = HTTPClientRequest(url: gatewayURL + path)
+        try await send(method, gatewayURL + path, body: body)
+    }
+
+    /// A request straight to one process, for what the gateway does not route (`/ready`).
+    func direct(_ name: String, _ path: String) async throws -> Reply {
+        try await send(.GET, "http://127.0.0.1:\(ports[name]!)\(path)", body: nil)
+    }
+
+    private func send(_ method: HTTPMethod, _ url: String, body: String?) async throws -> Reply {
+        var request = HTTPClientRequest(url: url)
         request.method = method
         if let body {
             request.headers.add(name: "Content-Type", value: "application/json")

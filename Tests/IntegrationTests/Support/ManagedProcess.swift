@@ -47,6 +47,10 @@ final class ManagedProcess {
 
     var exitStatus: Int32? { process.isRunning ? nil : process.terminationStatus }
 
+    var log: String {
+        (try? String(contentsOf: logURL, encoding: .utf8)) ?? ""
+    }
+
     func logTail(lines: Int = 40) -> String {
         let text = (try? String(contentsOf: logURL, encoding: .utf8)) ?? ""
         return text.split(separator: "\n", omittingEmptySubsequences: false).suffix(lines).joined(separator: "\n")
