@@ -69,7 +69,13 @@ public final class OutboxRelay: Service {
                 }
             }
         }
-        // Hand what is already committed to the producer before it flushes and stops.
+        // Hand what is already committed to the producer before it flushes and stops, unless the
+        // broker is away: then the rows simply wait for the next start instead of the shutdown
+        // waiting for deliveries that cannot happen.
+        guard await publisher.isConnected() else {
+            logger.notice("broker unreachable at shutdown; unpublished events stay in the outbox")
+            return
+        }
         do {
             while try await publishNextBatch() > 0 {}
         } catch {
