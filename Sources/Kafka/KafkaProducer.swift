@@ -99,23 +99,28 @@ final class DeliveryPromise: Sendable {
         waiter?.resume(with: result)
     }
 
-    /// Not cancellable: an enqueued message cannot be recalled, so its outcome is always awaited;
-    /// it is bounded by message.timeout.ms and by shutdown.
+    /// Cancelling the waiting task stops the wait with `CancellationError`. The message itself
+    /// cannot be recalled: it may still be delivered, which at-least-once callers (the outbox relay
+    /// re-sends what it has not seen acknowledged) must tolerate.
     var report: KafkaDeliveryReport {
         get async throws {
-            try await withCheckedThrowingContinuation { continuation in
-                let ready = state.withLock { state -> Result<KafkaDeliveryReport, any Error>? in
-                    switch state {
-                    case .pending:
-                        state = .waiting(continuation)
-                        return nil
-                    case .done(let result):
-                        return result
-                    case .waiting:
-                        preconditionFailure("a delivery is awaited once")
+            try await withTaskCancellationHandler {
+                try await withCheckedThrowingContinuation { continuation in
+                    let ready = state.withLock { state -> Result<KafkaDeliveryReport, any Error>? in
+                        switch state {
+                        case .pending:
+                            state = .waiting(continuation)
+                            return nil
+                        case .done(let result):
+                            return result
+                        case .waiting:
+                            preconditionFailure("a delivery is awaited once")
+                        }
                     }
+                    if let ready { continuation.resume(with: ready) }
                 }
-                if let ready { continuation.resume(with: ready) }
+            } onCancel: {
+                fulfil(.failure(CancellationError()))
             }
         }
     }
@@ -172,7 +177,8 @@ public final class KafkaProducer: Service, Sendable {
 
     /// Enqueues the message and suspends until librdkafka's delivery report for this message
     /// arrives; throws `KafkaError` if delivery failed (e.g. after `message.timeout.ms`) or the
-    /// producer has shut down. Safe to call concurrently from many tasks; concurrent calls are
+    /// producer has shut down, `CancellationError` if the caller stopped waiting (the message may
+    /// still be delivered). Safe to call concurrently from many tasks; concurrent calls are
     /// enqueued in no particular order (use `send(inOrder:)` where order matters).
     public func send(_ message: KafkaOutgoingMessage) async throws -> KafkaDeliveryReport {
         try await enqueue(message).report
@@ -311,7 +317,8 @@ public final class KafkaProducer: Service, Sendable {
         }
 
         logger.debug("kafka producer shutting down: flushing", metadata: ["kafka.client": .string(handle.name)])
-        let flushTimeout = flushTimeoutMilliseconds
+        // With no broker to deliver to, waiting the full flush time only delays the exit.
+        let flushTimeout = await probe.isConnected(handle) ? flushTimeoutMilliseconds : 500
         let (flushResult, remaining) = await pollQueue.perform { [handle] in
             (rd_kafka_flush(handle.pointer, flushTimeout), rd_kafka_outq_len(handle.pointer))
         }

@@ -109,6 +109,12 @@ struct FaultIsolationTests {
             #expect(ready["checks"]?["kafkaProducer"] == .string("DOWN"))
             #expect(ready["checks"]?["database"] == .string("UP"))
 
+            // SIGTERM during the outage: a clean exit in seconds, the event left in the outbox.
+            let stopping = ContinuousClock.now
+            await cluster.stop("movie")
+            #expect(ContinuousClock.now - stopping < .seconds(12))
+            #expect(cluster.processes["movie"]?.exitStatus == 0)
+
             try await cluster.startBroker()
             // A fresh in-memory broker does not know the old producer ids: restart the services.
             for name in CinemaCluster.serviceNames {

@@ -116,6 +116,19 @@ import Testing
         }
     }
 
+    @Test func aCancelledWaitEndsPromptlyAndShutdownDoesNotWaitForAnAbsentBroker() async throws {
+        // Deliveries would only time out after 60 s: neither the cancelled wait nor the shutdown may take that long.
+        let producer = try makeProducer("127.0.0.1:1", clientID: "absent-broker-producer", ["message.timeout.ms": "60000"])
+        let started = ContinuousClock.now
+        try await withRunningServices([producer]) {
+            let waiting = Task { try await producer.send(KafkaOutgoingMessage(topic: "t", key: nil, value: bytes("x"))) }
+            try await waitUntil("message enqueued") { producer.pendingDeliveryCount == 1 }
+            waiting.cancel()
+            await #expect(throws: CancellationError.self) { try await waiting.value }
+        }
+        #expect(ContinuousClock.now - started < .seconds(10))
+    }
+
     @Test func isConnectedWithPrivateMockBroker() async throws {
         // The address is ignored: the private mock cluster takes over. It has no API to create
         // topics, so this one is created on use.

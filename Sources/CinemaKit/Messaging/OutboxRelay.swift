@@ -46,7 +46,7 @@ public final class OutboxRelay: Service {
         var backoff = Backoff()
         while !Task.isShuttingDownGracefully, !Task.isCancelled {
             do {
-                let count = try await publishNextBatch()
+                let count = try await publishNextBatchWithinShutdownGrace()
                 backoff.reset()
                 if count == 0 {
                     await withGracefulShutdownHandler {
@@ -55,6 +55,8 @@ public final class OutboxRelay: Service {
                         self.wakeup.notify()
                     }
                 }
+            } catch is CancellationError where Task.isShuttingDownGracefully || Task.isCancelled {
+                break
             } catch {
                 failures.increment()
                 let delay = backoff.next()
@@ -93,6 +95,28 @@ public final class OutboxRelay: Service {
     /// Waits until every outbox row up to `seq` has been acknowledged by the broker; false on timeout.
     public func waitUntilPublished(through seq: Int64, timeout: Duration) async -> Bool {
         await watermark.wait(for: seq, timeout: timeout)
+    }
+
+    /// How long a shutdown waits for the deliveries of a batch already handed to the producer.
+    static let shutdownGrace: Duration = .seconds(3)
+
+    /// A batch in flight when shutdown begins gets `shutdownGrace` to be acknowledged; then the
+    /// wait is cancelled. Deliveries cannot be recalled: what was not seen acknowledged stays in
+    /// the outbox and goes out again on the next start (the readers' inbox absorbs a repeat).
+    private func publishNextBatchWithinShutdownGrace() async throws -> Int {
+        let batch = Task { try await self.publishNextBatch() }
+        return try await withGracefulShutdownHandler {
+            try await withTaskCancellationHandler {
+                try await batch.value
+            } onCancel: {
+                batch.cancel()
+            }
+        } onGracefulShutdown: {
+            Task {
+                try? await Task.sleep(for: Self.shutdownGrace)
+                batch.cancel()
+            }
+        }
     }
 
     /// Publishes up to one batch; returns how many rows it published.
