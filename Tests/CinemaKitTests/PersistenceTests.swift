@@ -2,6 +2,7 @@ import CinemaKit
 import Foundation
 import Logging
 import SQLKit
+import Synchronization
 import Testing
 
 /// A real SQLite file in a fresh temporary folder.
@@ -62,6 +63,27 @@ func counterValue(_ store: some Store) async throws -> Int64 {
         }
         #expect(try await counterValue(store) == 0)
         #expect(try await store.read { try await OutboxRepository.count(on: $0) } == 0)
+        await store.close()
+    }
+
+    @Test func aCancelledTransactionRollsBackAndLeavesTheStoreUsable() async throws {
+        let store = try await temporaryStore(schema: counterSchema)
+        let started = Mutex(false)
+        let cancelled = Task {
+            try await store.transaction { database in
+                try await database.update("counter").set("value", to: SQLBind(Int64(99))).run()
+                started.withLock { $0 = true }
+                while !Task.isCancelled { await Task.yield() }
+                // Refused for a cancelled task: the transaction fails and must be rolled back.
+                try await database.update("counter").set("value", to: SQLBind(Int64(100))).run()
+            }
+        }
+        while !started.withLock({ $0 }) { await Task.yield() }
+        cancelled.cancel()
+        await #expect(throws: CancellationError.self) { try await cancelled.value }
+        #expect(try await counterValue(store) == 0)
+        try await store.transaction { try await $0.update("counter").set("value", to: SQLBind(Int64(1))).run() }
+        #expect(try await counterValue(store) == 1)
         await store.close()
     }
 
