@@ -1,4 +1,5 @@
 import AsyncHTTPClient
+import CinemaKit
 import Hummingbird
 import Logging
 import NIOCore
@@ -48,14 +49,14 @@ struct ProxyMiddleware<Context: RemoteAddressRequestContext>: RouterMiddleware {
             let response: Response
             if let error = error as? HTTPError {
                 // Raised by our own body limit while AsyncHTTPClient was pulling the request body.
-                response = ErrorBody.response(status: error.status, message: error.body ?? "", path: request.uri.path)
+                response = APIError(error.status, error.body ?? error.status.reasonPhrase).response(path: request.uri.path)
             } else {
                 let failure = UpstreamFailure(error, route: route, timeout: self.configuration.upstreamTimeout)
                 logger.warning(
                     "Upstream request failed",
                     metadata: ["http.status": .stringConvertible(failure.status.code), "error.message": "\(error)"]
                 )
-                response = ErrorBody.response(status: failure.status, message: failure.message, path: request.uri.path)
+                response = APIError(failure.status, failure.message).response(path: request.uri.path)
             }
             // Returned rather than thrown so that the body can wait for the gate after the client has its answer.
             return Response(status: response.status, headers: response.headers, body: response.body.closing(gate))
