@@ -56,64 +56,82 @@ let package = Package(
             pkgConfig: "rdkafka",
             providers: [.apt(["librdkafka-dev"])]
         ),
-        .target(
-            name: "Kafka",
-            dependencies: ["CRdKafka", .logging, .serviceLifecycle],
-            swiftSettings: sharedSwiftSettings
-        ),
-        // The plumbing every service shares: events, outbox/inbox, store, HTTP, health, runtime.
-        .target(
-            name: "CinemaKit",
-            dependencies: [
-                "Kafka", .hummingbird, .httpTypes, .logging, .metrics, .prometheus, .serviceLifecycle,
-                .sqlKit, .sqliteKit, .nioCore, .nioPosix,
-            ],
-            swiftSettings: sharedSwiftSettings
-        ),
-        // What the services' unit tests share: a service over a temporary database, its router,
-        // and event delivery through the real processor.
-        .target(
-            name: "CinemaTesting",
-            dependencies: ["CinemaKit", .hummingbird, .hummingbirdTesting, .httpTypes, .logging],
-            swiftSettings: sharedSwiftSettings
-        ),
-        .target(
-            name: "Gateway",
-            dependencies: ["CinemaKit", .hummingbird, .httpTypes, .logging, .prometheus, .serviceLifecycle, .unixSignals]
-                + Target.Dependency.httpClientStack,
-            swiftSettings: sharedSwiftSettings
-        ),
         .executableTarget(
             name: "gateway",
-            dependencies: ["Gateway", "CinemaKit", "Kafka", .logging],
+            dependencies: ["Gateway"],
             path: "Sources/Executables/gateway",
             swiftSettings: sharedSwiftSettings
         ),
         .testTarget(
-            name: "KafkaTests",
-            dependencies: ["Kafka", .logging, .serviceLifecycle],
-            swiftSettings: sharedSwiftSettings
-        ),
-        .testTarget(
-            name: "CinemaKitTests",
-            dependencies: ["CinemaKit", "Kafka", .hummingbird, .hummingbirdTesting, .httpTypes, .logging, .sqlKit],
-            swiftSettings: sharedSwiftSettings
-        ),
-        .testTarget(
-            name: "GatewayTests",
-            dependencies: ["Gateway", .hummingbird, .hummingbirdTesting, .httpTypes, .logging] + Target.Dependency.httpClientStack,
-            swiftSettings: sharedSwiftSettings
-        ),
-        .testTarget(
             name: "IntegrationTests",
-            dependencies: ["CinemaKit"] + Target.Dependency.httpClientStack,
+            dependencies: ["CinemaJSON"] + Target.Dependency.httpClientStack,
             swiftSettings: sharedSwiftSettings
         ),
-    ] + CinemaService.all.flatMap(\.targets)
+    ] + KitModule.all.flatMap(\.targets) + CinemaService.all.flatMap(\.targets)
 )
 
-/// The five domain services share one shape: a library with the domain, repository, routes and
-/// event handlers; a thin executable that hands it to the kit; and a test target.
+/// The shared plumbing, one library per concern, each with its test target. The gateway uses only
+/// JSON, HTTP and observability, so its binary links neither librdkafka nor SQLite.
+struct KitModule {
+    let name: String
+    let dependencies: [Target.Dependency]
+    var testDependencies: [Target.Dependency] = []
+    var hasTests = true
+
+    static let all: [KitModule] = [
+        // librdkafka as the Swift server ecosystem expects it: typed configuration, producer and
+        // consumer as Services, blocking calls off the cooperative pool.
+        .init(name: "Kafka", dependencies: ["CRdKafka", .logging, .serviceLifecycle], testDependencies: [.serviceLifecycle]),
+        // JSON values that keep their key order, and the encoder that writes entities into them.
+        .init(name: "CinemaJSON", dependencies: []),
+        // The event contract: the records, their statuses, the fourteen events and their exact JSON.
+        .init(name: "CinemaEvents", dependencies: ["CinemaJSON"]),
+        // Logging and metrics bootstrap, shared by the services and the gateway.
+        .init(name: "CinemaObservability", dependencies: [.logging, .metrics, .prometheus], hasTests: false),
+        // HTTP plumbing: JSON errors, HAL, paging, request fields, probe routes, header names.
+        .init(name: "CinemaHTTP", dependencies: ["CinemaJSON", .hummingbird, .httpTypes, .logging, .prometheus],
+              testDependencies: [.hummingbirdTesting]),
+        // What a service is made of: domain errors, the store, outbox/inbox, consumer, relay, runtime.
+        .init(
+            name: "CinemaKit",
+            dependencies: [
+                "CinemaEvents", "CinemaHTTP", "CinemaJSON", "CinemaObservability", "Kafka", .hummingbird, .httpTypes,
+                .logging, .metrics, .prometheus, .serviceLifecycle, .sqlKit, .sqliteKit,
+            ],
+            testDependencies: ["CinemaEvents", "CinemaJSON", "Kafka", .sqlKit]
+        ),
+        // What the services' unit tests share: a service over a temporary database, its router,
+        // and event delivery through the real processor.
+        .init(
+            name: "CinemaTesting",
+            dependencies: ["CinemaKit", "CinemaEvents", "CinemaHTTP", "CinemaJSON", .hummingbird, .hummingbirdTesting, .httpTypes, .logging],
+            hasTests: false
+        ),
+        // The HTTP gateway on 8088.
+        .init(
+            name: "Gateway",
+            dependencies: ["CinemaHTTP", "CinemaObservability", .hummingbird, .httpTypes, .logging, .prometheus, .serviceLifecycle, .unixSignals]
+                + Target.Dependency.httpClientStack,
+            testDependencies: [.hummingbirdTesting, .httpTypes, .logging] + Target.Dependency.httpClientStack
+        ),
+    ]
+
+    var targets: [Target] {
+        let library = Target.target(name: name, dependencies: dependencies, swiftSettings: sharedSwiftSettings)
+        guard hasTests else { return [library] }
+        return [
+            library,
+            .testTarget(
+                name: "\(name)Tests",
+                dependencies: [.target(name: name), .logging] + testDependencies,
+                swiftSettings: sharedSwiftSettings
+            ),
+        ]
+    }
+}
+
+/// The five domain services share one shape: a library with the entity, repository, controller,
+/// policies and service definition; a thin executable that hands it to the kit; and a test target.
 struct CinemaService {
     let library: String
     let executable: String
@@ -133,11 +151,13 @@ struct CinemaService {
         .init(library: "ViewpageService", executable: "viewpage"),
     ]
 
+    static let kit: [Target.Dependency] = ["CinemaKit", "CinemaEvents", "CinemaHTTP", "CinemaJSON"]
+
     var targets: [Target] {
         [
             .target(
                 name: library,
-                dependencies: ["CinemaKit", .hummingbird, .sqlKit, .logging] + extraDependencies,
+                dependencies: Self.kit + [.hummingbird, .sqlKit, .logging] + extraDependencies,
                 swiftSettings: sharedSwiftSettings
             ),
             .executableTarget(
@@ -148,8 +168,8 @@ struct CinemaService {
             ),
             .testTarget(
                 name: "\(library)Tests",
-                dependencies: [.target(name: library), "CinemaKit", "CinemaTesting", .hummingbirdTesting, .httpTypes, .sqlKit]
-                    + extraDependencies + extraTestDependencies,
+                dependencies: [.target(name: library), "CinemaTesting", .hummingbirdTesting, .httpTypes, .sqlKit]
+                    + Self.kit + extraDependencies + extraTestDependencies,
                 swiftSettings: sharedSwiftSettings
             ),
         ]

@@ -1,3 +1,5 @@
+public import CinemaEvents
+public import CinemaJSON
 public import CinemaKit
 public import Foundation
 public import Hummingbird
@@ -19,29 +21,34 @@ public struct TestService: Sendable {
             .appendingPathComponent("cinema-\(definition.name)-\(UUID().uuidString).sqlite").path
         let logger = Logger(label: "test.\(definition.name)")
         self.definition = definition
-        self.store = try await SQLiteStore.open(path: path, schema: definition.schema, logger: logger)
+        self.store = try await SQLiteStore.open(path: path, schema: MessagingSchema.steps + definition.schema, logger: logger)
         self.persistence = Persistence(store: store)
         let configuration = ServiceConfiguration(
             serviceName: definition.name, port: 0, databasePath: path, environment: overrides
         )
         self.environment = ServiceEnvironment(persistence: persistence, configuration: configuration, logger: logger)
         self.processor = EventProcessor(
-            persistence: persistence, handlers: definition.handlers, logger: logger, maxAttempts: 2, initialBackoff: .milliseconds(1)
+            persistence: persistence, handlers: definition.policies, logger: logger, maxAttempts: 2, initialBackoff: .milliseconds(1)
         )
     }
 
     /// The service's HTTP side, for `app.test(.router)`.
     public func application() throws -> some ApplicationProtocol {
-        Application(router: try ServiceRuntime.buildRouter(definition, environment: environment))
+        Application(router: try router())
+    }
+
+    /// The service's routes with the kit's middleware and probe routes, as the runtime builds them.
+    public func router() throws -> Router<BasicRequestContext> {
+        ServiceRuntime.buildRouter(service: definition.name, routes: try definition.components(environment).routes)
     }
 
     /// Delivers an event as the consumer would, with a fresh message id unless one is given.
     @discardableResult
-    public func deliver<Kind: EventKind>(_ event: Event<Kind>, messageId: String = UUID().uuidString) async -> ProcessingOutcome {
+    public func deliver<Kind: EventKind>(_ event: Event<Kind>, messageId: String = UUID().uuidString) async throws -> ProcessingOutcome {
         await processor.process(
             IncomingMessage(
                 topic: "cinema", partition: 0, offset: 0, key: Array(String(event.movieId).utf8),
-                value: event.encodedJSON(), headers: [MessageHeader.messageId: messageId]
+                value: try event.encodedJSON(), headers: [MessageHeader.messageId: messageId]
             )
         )
     }

@@ -1,6 +1,6 @@
 public import AsyncHTTPClient
 public import Hummingbird
-import CinemaKit
+import CinemaHTTP
 public import Prometheus
 public import Logging
 public import NIOCore

@@ -1,11 +1,8 @@
+import CinemaHTTP
 import Foundation
 import HTTPTypes
 import Hummingbird
 import Logging
-
-extension HTTPField.Name {
-    static let correlationID = Self("X-Correlation-Id")!
-}
 
 /// Gives every request a correlation id so that one call can be followed through the services' logs: the client's
 /// own when it sent one, otherwise a fresh UUID. The proxy forwards the (possibly new) header upstream and the

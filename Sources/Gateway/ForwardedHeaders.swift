@@ -1,14 +1,8 @@
+import CinemaHTTP
 import Foundation
 import HTTPTypes
 import Hummingbird
 import NIOHTTP1
-
-extension HTTPField.Name {
-    static let xForwardedFor = Self("X-Forwarded-For")!
-    static let xForwardedHost = Self("X-Forwarded-Host")!
-    static let xForwardedProto = Self("X-Forwarded-Proto")!
-    static let xForwardedPort = Self("X-Forwarded-Port")!
-}
 
 /// Header rewriting between the client-facing and the upstream-facing connection.
 enum ForwardedHeaders {

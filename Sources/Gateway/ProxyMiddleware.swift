@@ -1,5 +1,5 @@
 import AsyncHTTPClient
-import CinemaKit
+import CinemaHTTP
 import Hummingbird
 import Logging
 import NIOCore

@@ -1,54 +1,53 @@
-public import CinemaKit
+public import CinemaEvents
+public import CinemaHTTP
 
-/// A movie the manager registered. `reviewCnt` and `lastAction` are the service's to set.
-public struct Movie: HALResource, Decodable, Equatable {
-    public var movieId: Int64
-    public var status: String?
-    public var desc: String?
-    public var reviewCnt: Int64
-    public var lastAction: String?
+// The movie's fields and statuses are the event contract's (`CinemaEvents.Movie`): its events
+// carry the whole record. What a movie may do, and what each change announces, is here.
 
+extension Movie: HALResource {
     public static let collectionName = "movies"
     public static let itemRelation = "movie"
     public var id: Int64 { movieId }
-
-    public var fields: [(String, JSONValue)] {
-        [
-            ("movieId", .integer(movieId)),
-            ("status", .string(status)),
-            ("desc", .string(desc)),
-            ("reviewCnt", .integer(reviewCnt)),
-            ("lastAction", .string(lastAction)),
-        ]
-    }
-
-    public var snapshot: MovieSnapshot {
-        MovieSnapshot(movieId: movieId, status: status, desc: desc, reviewCnt: reviewCnt, lastAction: lastAction)
-    }
 }
 
-public enum MovieStatus {
-    public static let available = "available"
-    public static let reserved = "reserved"
-    public static let all = [available, reserved]
-}
-
-/// A customer's review of a movie. The original called the movie `roomId` here (a template
-/// leftover that broke review counting); we use `movieId` and still accept `roomId`.
-public struct Review: HALResource, Decodable, Equatable {
-    public var reviewId: Int64
-    public var movieId: Int64
-    public var content: String?
-
-    public static let collectionName = "reviews"
-    public static let itemRelation = "review"
-    public var id: Int64 { reviewId }
-
-    public var fields: [(String, JSONValue)] {
-        [("reviewId", .integer(reviewId)), ("movieId", .integer(movieId)), ("content", .string(content))]
+extension Movie {
+    /// A movie as the manager registers it, before the database has given it an id.
+    public static func registering(desc: String?, status: MovieStatus = .available) -> Movie {
+        Movie(movieId: 0, status: status, desc: desc, reviewCnt: 0, lastAction: .register)
     }
 
-    public var snapshot: ReviewSnapshot {
-        ReviewSnapshot(reviewId: reviewId, movieId: movieId, content: content)
+    /// Applies the manager's edit. Every real change is announced (the original did so only
+    /// when the client itself sent `lastAction=modify`); an edit that changes nothing is not.
+    public mutating func edit(_ change: (inout Movie) -> Void) -> MovieModified? {
+        var edited = self
+        change(&edited)
+        guard edited != self else { return nil }
+        edited.lastAction = .modify
+        self = edited
+        return MovieModified(self)
+    }
+
+    public mutating func reserve() -> MovieReserved {
+        status = .reserved
+        lastAction = .reserved
+        return MovieReserved(self)
+    }
+
+    public mutating func release() -> MovieCancelled {
+        status = .available
+        lastAction = .cancelled
+        return MovieCancelled(self)
+    }
+
+    public mutating func countReview() -> MovieModified {
+        reviewCnt = reviewCnt == .max ? reviewCnt : reviewCnt + 1
+        lastAction = .review
+        return MovieModified(self)
+    }
+
+    public mutating func uncountReview() -> MovieModified {
+        reviewCnt = max(0, reviewCnt - 1)
+        lastAction = .review
+        return MovieModified(self)
     }
 }

@@ -1,12 +1,16 @@
 public import CinemaKit
 
+/// The movie service: the catalogue and its reviews (port 8082, consumer group `movie`).
 public enum MovieService {
     public static let definition = ServiceDefinition(
         name: "movie",
         defaultPort: 8082,
-        schema: MovieRepository.schema,
-        handlers: MoviePolicies.handlers
-    ) { router, environment in
-        MovieController(persistence: environment.persistence).addRoutes(to: router)
+        schema: MovieRepository.schema + ReviewRepository.schema,
+        policies: MoviePolicies.handlers
+    ) { environment in
+        ServiceComponents(routes: [
+            MovieController(persistence: environment.persistence).endpoints,
+            ReviewController(persistence: environment.persistence).endpoints,
+        ])
     }
 }

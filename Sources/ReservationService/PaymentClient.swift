@@ -1,5 +1,5 @@
 public import AsyncHTTPClient
-import CinemaKit
+import CinemaJSON
 import Foundation
 public import NIOCore
 import NIOHTTP1

@@ -1,3 +1,5 @@
+import CinemaEvents
+import CinemaJSON
 import CinemaKit
 import Foundation
 import Logging
@@ -12,7 +14,7 @@ import Testing
         return IncomingMessage(topic: "cinema", partition: 0, offset: offset, key: Array("1".utf8), value: Array(json.utf8), headers: headers)
     }
 
-    static let confirmed = String(decoding: ReservationConfirmed(ReservationSnapshot(rsvId: 1, movieId: 1, status: "reserved", payId: 1)).encodedJSON(), as: UTF8.self)
+    static let confirmed = #"{"eventType":"ReservationConfirmed","timestamp":"20261126060250","rsvId":1,"movieId":1,"status":"reserved","payId":1,"me":true}"#
 
     /// A processor whose one handler counts in the database and records a follow-up event.
     func processor(_ store: SQLiteStore, maxAttempts: Int = 3, failures: Int = 0, retryLater: Bool = false) -> EventProcessor {
@@ -30,7 +32,7 @@ import Testing
                 throw Transient()
             }
             try await context.database.update("counter").set(SQLIdentifier("value"), to: SQLRaw("value + 1")).run()
-            try await context.events.record(MovieReserved(MovieSnapshot(movieId: event.movieId, status: "reserved", desc: nil, reviewCnt: 0, lastAction: "reserved")))
+            try await context.events.record(MovieReserved(Movie(movieId: event.movieId, status: .reserved, desc: nil, reviewCnt: 0, lastAction: .reserved)))
         }
         return EventProcessor(persistence: Persistence(store: store), handlers: handlers, logger: Logger(label: "test"),
                               maxAttempts: maxAttempts, initialBackoff: .milliseconds(1))

@@ -1,3 +1,5 @@
+import CinemaEvents
+import CinemaJSON
 import CinemaKit
 import Foundation
 import Kafka
@@ -13,7 +15,7 @@ import Testing
             for index in 0..<count {
                 let movieId = Int64(index % 3 + 1)
                 try await OutboxRepository.enqueue(
-                    MovieModified(MovieSnapshot(movieId: movieId, status: "available", desc: "v\(index)", reviewCnt: Int64(index), lastAction: "modify")),
+                    MovieModified(Movie(movieId: movieId, status: .available, desc: "v\(index)", reviewCnt: Int64(index), lastAction: .modify)),
                     metadata: EventMetadata(correlationId: "c-\(index)"), on: database
                 )
             }

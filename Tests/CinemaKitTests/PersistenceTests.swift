@@ -1,3 +1,5 @@
+import CinemaEvents
+import CinemaJSON
 import CinemaKit
 import Foundation
 import Logging
@@ -8,7 +10,7 @@ import Testing
 /// A real SQLite file in a fresh temporary folder.
 func temporaryStore(schema: [SchemaStep] = []) async throws -> SQLiteStore {
     let path = FileManager.default.temporaryDirectory.appendingPathComponent("cinema-test-\(UUID().uuidString).sqlite").path
-    return try await SQLiteStore.open(path: path, schema: schema, logger: Logger(label: "test"))
+    return try await SQLiteStore.open(path: path, schema: MessagingSchema.steps + schema, logger: Logger(label: "test"))
 }
 
 let counterSchema = [
@@ -55,7 +57,7 @@ func counterValue(_ store: some Store) async throws -> Int64 {
             try await store.transaction { database in
                 try await database.update("counter").set("value", to: SQLBind(Int64(99))).run()
                 try await OutboxRepository.enqueue(
-                    MovieRegistered(MovieSnapshot(movieId: 1, status: "available", desc: nil, reviewCnt: 0, lastAction: "register")),
+                    MovieRegistered(Movie(movieId: 1, status: .available, desc: nil, reviewCnt: 0, lastAction: .register)),
                     metadata: .newCorrelation(), on: database
                 )
                 throw Boom()

@@ -1,4 +1,4 @@
-import CinemaKit
+import CinemaJSON
 import Foundation
 import NIOHTTP1
 import Testing

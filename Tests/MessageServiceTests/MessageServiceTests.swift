@@ -1,3 +1,5 @@
+import CinemaEvents
+import CinemaJSON
 import CinemaKit
 import CinemaTesting
 import HTTPTypes
@@ -8,10 +10,10 @@ import Testing
 @Suite struct MessageTests {
     @Test func confirmationsAndCancellationsLeaveTheOriginalsTexts() async throws {
         let service = try await TestService(MessageService.definition)
-        let reservation = ReservationSnapshot(rsvId: 3, movieId: 2, status: "reserved", payId: 3)
-        await service.deliver(ReservationConfirmed(reservation), messageId: "a")
-        await service.deliver(ReservationConfirmed(reservation), messageId: "a")
-        await service.deliver(ReservationCancelled(reservation), messageId: "b")
+        let reservation = Reservation(rsvId: 3, movieId: 2, status: .reserved, payId: 3)
+        try await service.deliver(ReservationConfirmed(reservation), messageId: "a")
+        try await service.deliver(ReservationConfirmed(reservation), messageId: "a")
+        try await service.deliver(ReservationCancelled(reservation), messageId: "b")
         try await service.application().test(.router) { client async throws in
             let list = try await client.send(.get, "/messages")
             guard case .array(let items)? = list.json?["_embedded"]?["messages"] else { Issue.record("no messages"); return }

@@ -1,3 +1,5 @@
+import CinemaEvents
+import CinemaJSON
 import CinemaKit
 import CinemaTesting
 import HTTPTypes
@@ -78,32 +80,32 @@ import Testing
     }
 
     func movie(_ service: TestService) async throws -> Movie? {
-        try await service.store.read { try await MovieRepository.movies.find(1, on: $0) }
+        try await service.store.read { try await MovieRepository.find(1, on: $0) }
     }
 
     @Test func reviewsAreCountedAndUncounted() async throws {
         let service = try await serviceWithMovie()
-        let review = ReviewSnapshot(reviewId: 1, movieId: 1, content: "x")
-        #expect(await service.deliver(ReviewCreated(review)) == .applied)
-        #expect(await service.deliver(ReviewCreated(ReviewSnapshot(reviewId: 2, movieId: 1, content: "y"))) == .applied)
+        let review = Review(reviewId: 1, movieId: 1, content: "x")
+        #expect(try await service.deliver(ReviewCreated(review)) == .applied)
+        #expect(try await service.deliver(ReviewCreated(Review(reviewId: 2, movieId: 1, content: "y"))) == .applied)
         #expect(try await movie(service)?.reviewCnt == 2)
-        #expect(try await movie(service)?.lastAction == "review")
-        await service.deliver(ReviewDeleted(review))
+        #expect(try await movie(service)?.lastAction == .review)
+        try await service.deliver(ReviewDeleted(review))
         #expect(try await movie(service)?.reviewCnt == 1)
         #expect(try await service.recordedEventTypes() == ["MovieRegistered", "MovieModified", "MovieModified", "MovieModified"])
     }
 
     @Test func confirmationReservesAndCancellationFreesTheMovie() async throws {
         let service = try await serviceWithMovie()
-        let reservation = ReservationSnapshot(rsvId: 1, movieId: 1, status: "reserved", payId: 1)
-        await service.deliver(ReservationConfirmed(reservation), messageId: "confirm-1")
-        #expect(try await movie(service)?.status == "reserved")
+        let reservation = Reservation(rsvId: 1, movieId: 1, status: .reserved, payId: 1)
+        try await service.deliver(ReservationConfirmed(reservation), messageId: "confirm-1")
+        #expect(try await movie(service)?.status == .reserved)
         // A redelivery changes nothing and announces nothing.
-        #expect(await service.deliver(ReservationConfirmed(reservation), messageId: "confirm-1") == .duplicate)
-        await service.deliver(ReservationCancelled(reservation))
+        #expect(try await service.deliver(ReservationConfirmed(reservation), messageId: "confirm-1") == .duplicate)
+        try await service.deliver(ReservationCancelled(reservation))
         let final = try #require(try await movie(service))
-        #expect(final.status == "available")
-        #expect(final.lastAction == "cancelled")
+        #expect(final.status == .available)
+        #expect(final.lastAction == .cancelled)
         let events = try await service.recordedEvents()
         #expect(events.map(\.type) == ["MovieRegistered", "MovieReserved", "MovieCancelled"])
         #expect(events[1].json["lastAction"] == .string("reserved"))
@@ -112,7 +114,7 @@ import Testing
 
     @Test func eventsForADeletedMovieAreMoot() async throws {
         let service = try await TestService(MovieService.definition)
-        #expect(await service.deliver(ReviewCreated(ReviewSnapshot(reviewId: 1, movieId: 5, content: nil))) == .applied)
+        #expect(try await service.deliver(ReviewCreated(Review(reviewId: 1, movieId: 5, content: nil))) == .applied)
         #expect(try await service.recordedEventTypes().isEmpty)
     }
 }

@@ -1,3 +1,5 @@
+import CinemaEvents
+import CinemaJSON
 import CinemaKit
 import CinemaTesting
 import HTTPTypes
@@ -13,15 +15,12 @@ import Testing
     /// Runs `body` with a reservation service whose payment calls go to a live payment service.
     func withServices(_ body: @escaping @Sendable (TestService, TestService, any TestClientProtocol) async throws -> Void) async throws {
         let payment = try await TestService(PaymentService.definition)
-        let paymentApp = Application(
-            router: try ServiceRuntime.buildRouter(PaymentService.definition, environment: payment.environment),
-            configuration: .init(address: .hostname("127.0.0.1", port: 0))
-        )
+        let paymentApp = Application(router: try payment.router(), configuration: .init(address: .hostname("127.0.0.1", port: 0)))
         try await paymentApp.test(.live) { paymentClient in
             let port = try #require(paymentClient.port)
             let reservation = try await TestService(ReservationService.definition, environment: ["PAYMENT_URL": "http://127.0.0.1:\(port)"])
             // The movie is known from its registration event.
-            await reservation.deliver(MovieRegistered(MovieSnapshot(movieId: 1, status: "available", desc: nil, reviewCnt: 0, lastAction: "register")))
+            try await reservation.deliver(MovieRegistered(Movie(movieId: 1, status: .available, desc: nil, reviewCnt: 0, lastAction: .register)))
             try await reservation.application().test(.router) { client async throws in
                 try await body(reservation, payment, client)
             }
@@ -49,9 +48,9 @@ import Testing
             #expect(try await pendingCount(reservation) == 0)
 
             // The approval confirms it, once.
-            let approved = PaymentApproved(payments[0].snapshot)
-            await reservation.deliver(approved, messageId: "approved-1")
-            await reservation.deliver(approved, messageId: "approved-1")
+            let approved = PaymentApproved(payments[0])
+            try await reservation.deliver(approved, messageId: "approved-1")
+            try await reservation.deliver(approved, messageId: "approved-1")
             let confirmed = try await client.send(.get, "/reservations/1")
             #expect(confirmed.json?["status"] == .string("reserved"))
             #expect(confirmed.json?["payId"] == .integer(1))
@@ -80,7 +79,7 @@ import Testing
             #expect((try await client.send(.patch, "/reservations/1", #"{"movieId":2}"#)).status == .unprocessableContent)
             let cancel = try await client.send(.patch, "/reservations/1", #"{"status":"reqCancel"}"#)
             #expect(cancel.json?["status"] == .string("reqCancel"))
-            await reservation.deliver(PaymentCancelled(PaymentSnapshot(payId: 1, rsvId: 1, movieId: 1, status: "cancelled")))
+            try await reservation.deliver(PaymentCancelled(Payment(payId: 1, rsvId: 1, movieId: 1, status: .cancelled)))
             #expect((try await client.send(.get, "/reservations/1")).json?["status"] == .string("cancelled"))
             #expect((try await client.send(.patch, "/reservations/1", #"{"status":"reqCancel"}"#)).status == .conflict)
             #expect((try await client.send(.delete, "/reservations/1")).status == .noContent)
@@ -92,7 +91,7 @@ import Testing
     @Test func paymentDownMeansNoReservationAndAnImmediateRetryLater() async throws {
         // Nothing listens on port 1.
         let reservation = try await TestService(ReservationService.definition, environment: ["PAYMENT_URL": "http://127.0.0.1:1"])
-        await reservation.deliver(MovieRegistered(MovieSnapshot(movieId: 1, status: "available", desc: nil, reviewCnt: 0, lastAction: "register")))
+        try await reservation.deliver(MovieRegistered(Movie(movieId: 1, status: .available, desc: nil, reviewCnt: 0, lastAction: .register)))
         try await reservation.application().test(.router) { client async throws in
             let start = ContinuousClock.now
             let refused = try await client.send(.post, "/reservations", #"{"movieId":1}"#)
@@ -110,7 +109,7 @@ import Testing
         let rsvId = try await reservation.store.transaction { database in
             try await ReservationRepository.beginPayment(movieId: 1, now: 0, on: database)
         }
-        let outcome = await reservation.deliver(PaymentApproved(PaymentSnapshot(payId: 1, rsvId: rsvId, movieId: 1, status: "paid")))
+        let outcome = try await reservation.deliver(PaymentApproved(Payment(payId: 1, rsvId: rsvId, movieId: 1, status: .paid)))
         // With the pending payment never settling, the processor gives up and parks it.
         guard case .parked(let reason) = outcome else { Issue.record("expected parked, got \(outcome)"); return }
         #expect(reason.contains("still being created"))
@@ -122,11 +121,10 @@ import Testing
             let rsvId = try await reservation.store.transaction { database in
                 try await ReservationRepository.beginPayment(movieId: 1, now: 0, on: database)
             }
-            _ = try await payment.store.transaction { try await PaymentRepository.insert(rsvId: rsvId, movieId: 1, on: $0) }
-            let controller = ReservationService.controller(reservation.environment)
-            await PaymentReconciler(controller: controller).reconcileOnce()
+            _ = try await payment.store.transaction { try await PaymentRepository.insert(.approving(rsvId: rsvId, movieId: 1), on: $0) }
+            await PaymentReconciler(saga: ReservationService.paymentSaga(reservation.environment)).reconcileOnce()
             let refunded = try await payment.store.read { try await PaymentRepository.find(rsvId: rsvId, on: $0) }
-            #expect(refunded?.status == "cancelled")
+            #expect(refunded?.status == .cancelled)
             #expect(try await pendingCount(reservation) == 0)
             #expect(try await payment.recordedEventTypes().last == "PaymentCancelled")
         }

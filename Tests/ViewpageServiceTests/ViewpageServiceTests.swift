@@ -1,3 +1,5 @@
+import CinemaEvents
+import CinemaJSON
 import CinemaKit
 import CinemaTesting
 import HTTPTypes
@@ -7,37 +9,37 @@ import ViewpageService
 
 @Suite struct MovieViewTests {
     func view(_ service: TestService, _ movieId: Int64) async throws -> MovieView? {
-        try await service.store.read { try await MovieViewRepository.views.find(movieId, on: $0) }
+        try await service.store.read { try await MovieViewRepository.find(movieId, on: $0) }
     }
 
     @Test func theViewFollowsEveryListedEvent() async throws {
         let service = try await TestService(ViewpageService.definition)
-        let movie = MovieSnapshot(movieId: 1, status: "available", desc: "Beautiful Movie~", reviewCnt: 0, lastAction: "register")
-        await service.deliver(MovieRegistered(movie))
-        await service.deliver(PaymentApproved(PaymentSnapshot(payId: 1, rsvId: 1, movieId: 1, status: "paid")))
-        await service.deliver(ReservationConfirmed(ReservationSnapshot(rsvId: 1, movieId: 1, status: "reserved", payId: 1)))
-        await service.deliver(MovieReserved(MovieSnapshot(movieId: 1, status: "reserved", desc: "Beautiful Movie~", reviewCnt: 0, lastAction: "reserved")))
+        let movie = Movie(movieId: 1, status: .available, desc: "Beautiful Movie~", reviewCnt: 0, lastAction: .register)
+        try await service.deliver(MovieRegistered(movie))
+        try await service.deliver(PaymentApproved(Payment(payId: 1, rsvId: 1, movieId: 1, status: .paid)))
+        try await service.deliver(ReservationConfirmed(Reservation(rsvId: 1, movieId: 1, status: .reserved, payId: 1)))
+        try await service.deliver(MovieReserved(Movie(movieId: 1, status: .reserved, desc: "Beautiful Movie~", reviewCnt: 0, lastAction: .reserved)))
         var row = try #require(try await view(service, 1))
-        #expect(row == MovieView(movieId: 1, desc: "Beautiful Movie~", reviewCnt: 0, movieStatus: "reserved", rsvId: 1, rsvStatus: "reserved", payId: 1, payStatus: "paid"))
+        #expect(row == MovieView(movieId: 1, desc: "Beautiful Movie~", reviewCnt: 0, movieStatus: .reserved, rsvId: 1, rsvStatus: .reserved, payId: 1, payStatus: .paid))
 
-        await service.deliver(PaymentCancelled(PaymentSnapshot(payId: 1, rsvId: 1, movieId: 1, status: "cancelled")))
-        await service.deliver(ReservationCancelled(ReservationSnapshot(rsvId: 1, movieId: 1, status: "cancelled", payId: 1)))
-        await service.deliver(MovieCancelled(MovieSnapshot(movieId: 1, status: "available", desc: "Beautiful Movie~", reviewCnt: 0, lastAction: "cancelled")))
-        await service.deliver(MovieModified(MovieSnapshot(movieId: 1, status: "available", desc: "Renamed", reviewCnt: 3, lastAction: "review")))
+        try await service.deliver(PaymentCancelled(Payment(payId: 1, rsvId: 1, movieId: 1, status: .cancelled)))
+        try await service.deliver(ReservationCancelled(Reservation(rsvId: 1, movieId: 1, status: .cancelled, payId: 1)))
+        try await service.deliver(MovieCancelled(Movie(movieId: 1, status: .available, desc: "Beautiful Movie~", reviewCnt: 0, lastAction: .cancelled)))
+        try await service.deliver(MovieModified(Movie(movieId: 1, status: .available, desc: "Renamed", reviewCnt: 3, lastAction: .review)))
         row = try #require(try await view(service, 1))
-        #expect(row == MovieView(movieId: 1, desc: "Renamed", reviewCnt: 3, movieStatus: "available", rsvId: 1, rsvStatus: "cancelled", payId: 1, payStatus: "cancelled"))
+        #expect(row == MovieView(movieId: 1, desc: "Renamed", reviewCnt: 3, movieStatus: .available, rsvId: 1, rsvStatus: .cancelled, payId: 1, payStatus: .cancelled))
 
         try await service.application().test(.router) { client async throws in
             #expect((try await client.send(.get, "/movieviews/1")).json?["desc"] == .string("Renamed"))
             #expect((try await client.send(.get, "/movieviews")).json?["page"]?["totalElements"] == .integer(1))
         }
-        await service.deliver(MovieDeleted(movie))
+        try await service.deliver(MovieDeleted(movie))
         #expect(try await view(service, 1) == nil)
     }
 
     @Test func eventsForUnknownMoviesChangeNothing() async throws {
         let service = try await TestService(ViewpageService.definition)
-        #expect(await service.deliver(PaymentApproved(PaymentSnapshot(payId: 1, rsvId: 1, movieId: 9, status: "paid"))) == .applied)
+        #expect(try await service.deliver(PaymentApproved(Payment(payId: 1, rsvId: 1, movieId: 9, status: .paid))) == .applied)
         #expect(try await view(service, 9) == nil)
     }
 }

@@ -1,3 +1,4 @@
+public import CinemaEvents
 public import Logging
 public import SQLKit
 

@@ -1,3 +1,4 @@
+import CinemaEvents
 import Foundation
 public import SQLKit
 

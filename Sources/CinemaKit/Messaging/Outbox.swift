@@ -1,31 +1,6 @@
+public import CinemaEvents
 import Foundation
 public import SQLKit
-import Synchronization
-
-/// Identifies a message and the chain of work it belongs to. Travels as Kafka headers (never in
-/// the JSON, whose shape belongs to the original system) and as `X-Correlation-Id` over HTTP.
-public struct EventMetadata: Sendable, Equatable {
-    public var correlationId: String
-    /// The message id of the event whose handling caused this one, if any.
-    public var causationId: String?
-
-    public init(correlationId: String, causationId: String? = nil) {
-        self.correlationId = correlationId
-        self.causationId = causationId
-    }
-
-    public static func newCorrelation() -> EventMetadata {
-        EventMetadata(correlationId: UUID().uuidString.lowercased())
-    }
-}
-
-/// Kafka header names used by every service.
-public enum MessageHeader {
-    public static let messageId = "message-id"
-    public static let correlationId = "correlation-id"
-    public static let causationId = "causation-id"
-    public static let eventType = "event-type"
-}
 
 /// An event waiting in the outbox for the broker to acknowledge it.
 public struct OutboxMessage: Sendable, Equatable, Decodable {
@@ -36,31 +11,6 @@ public struct OutboxMessage: Sendable, Equatable, Decodable {
     public var payload: String
     public var correlationId: String
     public var causationId: String?
-}
-
-/// Records events in the same transaction as the state change that causes them.
-public struct EventRecorder: Sendable {
-    let database: any SQLDatabase
-    public let metadata: EventMetadata
-    private let lastSeq = LastRecordedSeq()
-
-    public init(database: any SQLDatabase, metadata: EventMetadata) {
-        self.database = database
-        self.metadata = metadata
-    }
-
-    public func record(_ event: some OutgoingEvent) async throws {
-        let seq = try await OutboxRepository.enqueue(event, metadata: metadata, on: database)
-        lastSeq.value.withLock { $0 = max($0 ?? seq, seq) }
-    }
-
-    /// The outbox position of the last event recorded, if any.
-    public var lastRecordedSeq: Int64? { lastSeq.value.withLock { $0 } }
-}
-
-/// Shared by the copies of one transaction's recorder.
-private final class LastRecordedSeq: Sendable {
-    let value = Mutex<Int64?>(nil)
 }
 
 public enum OutboxRepository {
@@ -88,13 +38,13 @@ public enum OutboxRepository {
                 SQLBind(UUID().uuidString.lowercased()),
                 SQLBind(event.eventType),
                 SQLBind(String(event.movieId)),
-                SQLBind(String(decoding: event.encodedJSON(), as: UTF8.self)),
+                SQLBind(String(decoding: try event.encodedJSON(), as: UTF8.self)),
                 SQLBind(metadata.correlationId),
                 SQLBind(metadata.causationId)
             )
             .returning("seq")
             .first(decodingColumn: "seq", as: Int64.self)
-        guard let seq else { throw APIError.internalError("outbox insert returned no position") }
+        guard let seq else { throw StoreError.noIdentityReturned(table: table) }
         return seq
     }
 

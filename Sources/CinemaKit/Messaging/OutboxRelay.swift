@@ -1,6 +1,6 @@
 public import Logging
-public import ServiceLifecycle
 import Metrics
+public import ServiceLifecycle
 import Synchronization
 
 /// Publishes committed outbox rows to the broker in commit order and deletes them only after the
@@ -14,7 +14,10 @@ public final class OutboxRelay: Service {
     private let logger: Logger
     private let batchSize: Int
     private let idlePollInterval: Duration
-    private let wakeup = Wakeup()
+    /// "There may be something to publish": from commits, and from a timer while idle. Buffering
+    /// only the newest keeps a burst of commits from queueing up rounds of empty reads.
+    private let signals: AsyncStream<Void>
+    private let signal: AsyncStream<Void>.Continuation
     private let watermark = PublicationWatermark()
     /// When the relay last published something or found nothing to publish.
     private let lastProgress = Mutex(ContinuousClock.now)
@@ -35,41 +38,26 @@ public final class OutboxRelay: Service {
         self.logger = logger
         self.batchSize = batchSize
         self.idlePollInterval = idlePollInterval
+        (signals, signal) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
     }
 
     /// Called after a transaction that recorded events has committed.
     public func notifyPending() {
-        wakeup.notify()
+        signal.yield()
     }
 
     public func run() async throws {
-        var backoff = Backoff()
-        while !Task.isShuttingDownGracefully, !Task.isCancelled {
-            do {
-                let count = try await publishNextBatchWithinShutdownGrace()
-                backoff.reset()
-                if count == 0 {
-                    await withGracefulShutdownHandler {
-                        await wakeup.wait(timeout: idlePollInterval)
-                    } onGracefulShutdown: {
-                        self.wakeup.notify()
-                    }
-                }
-            } catch is CancellationError where Task.isShuttingDownGracefully || Task.isCancelled {
-                break
-            } catch {
-                failures.increment()
-                let delay = backoff.next()
-                logger.warning(
-                    "outbox publish failed; retrying",
-                    metadata: ["error": "\(error)", "retry.in_ms": "\(delay.components.seconds * 1000 + delay.components.attoseconds / 1_000_000_000_000_000)"]
-                )
-                await withGracefulShutdownHandler {
-                    await wakeup.wait(timeout: delay)
-                } onGracefulShutdown: {
-                    self.wakeup.notify()
+        await withDiscardingTaskGroup { group in
+            // Also look without being told: rows left by an earlier run, or a notification lost
+            // to a crash between commit and notify, go out within one interval.
+            group.addTask { [signal, idlePollInterval] in
+                while !Task.isCancelled {
+                    try? await Task.sleep(for: idlePollInterval)
+                    signal.yield()
                 }
             }
+            await publishUntilShutdown()
+            group.cancelAll()
         }
         // Hand what is already committed to the producer before it flushes and stops, unless the
         // broker is away: then the rows simply wait for the next start instead of the shutdown
@@ -82,6 +70,31 @@ public final class OutboxRelay: Service {
             while try await publishNextBatch() > 0 {}
         } catch {
             logger.warning("outbox not fully drained at shutdown; the rest goes out on next start", metadata: ["error": "\(error)"])
+        }
+    }
+
+    /// One signal stands for everything committed before it, so each one drains the outbox; a
+    /// failure backs off (a burst of commits during a broker outage does not hurry the retries).
+    private func publishUntilShutdown() async {
+        var backoff = Backoff()
+        for await _ in signals.cancelOnGracefulShutdown() {
+            while !Task.isShuttingDownGracefully, !Task.isCancelled {
+                do {
+                    let count = try await publishNextBatchWithinShutdownGrace()
+                    backoff.reset()
+                    if count == 0 { break }
+                } catch is CancellationError where Task.isShuttingDownGracefully || Task.isCancelled {
+                    return
+                } catch {
+                    failures.increment()
+                    let delay = backoff.next()
+                    logger.warning(
+                        "outbox publish failed; retrying",
+                        metadata: ["error": "\(error)", "retry.in_ms": "\(delay.milliseconds)"]
+                    )
+                    try? await cancelWhenGracefulShutdown { try await Task.sleep(for: delay) }
+                }
+            }
         }
     }
 
@@ -147,89 +160,12 @@ public final class OutboxRelay: Service {
             lastProgress.withLock { $0 = .now }
         }
         // Everything before the first failure is out; the failed one and later go again.
-        let batchEnd = batch.last!.seq
-        watermark.advance(to: firstFailed.map { $0 - 1 } ?? batchEnd)
+        if let batchEnd = batch.last?.seq {
+            watermark.advance(to: firstFailed.map { $0 - 1 } ?? batchEnd)
+        }
         if let firstFailure = failures.first {
             throw firstFailure.error
         }
         return acknowledged.count
-    }
-}
-
-/// Exponential back-off between retries, capped.
-struct Backoff {
-    var initial: Duration = .milliseconds(100)
-    var maximum: Duration = .seconds(5)
-    private var current: Duration?
-
-    init(initial: Duration = .milliseconds(100), maximum: Duration = .seconds(5)) {
-        self.initial = initial
-        self.maximum = maximum
-    }
-
-    mutating func next() -> Duration {
-        let delay = current.map { min($0 * 2, maximum) } ?? initial
-        current = delay
-        return delay
-    }
-
-    mutating func reset() {
-        current = nil
-    }
-}
-
-/// The highest outbox position up to which everything is published, with waiters for positions.
-final class PublicationWatermark: Sendable {
-    private struct State {
-        var publishedThrough: Int64 = 0
-        var waiters: [UInt64: (seq: Int64, continuation: CheckedContinuation<Bool, Never>)] = [:]
-        var nextID: UInt64 = 0
-        /// Waiters whose time ran out before they had registered.
-        var expired: Set<UInt64> = []
-    }
-
-    private let state = Mutex(State())
-
-    func advance(to seq: Int64) {
-        let released = state.withLock { state -> [CheckedContinuation<Bool, Never>] in
-            guard seq > state.publishedThrough else { return [] }
-            state.publishedThrough = seq
-            let ready = state.waiters.filter { $0.value.seq <= seq }
-            for id in ready.keys { state.waiters[id] = nil }
-            return ready.values.map(\.continuation)
-        }
-        for continuation in released { continuation.resume(returning: true) }
-    }
-
-    func wait(for seq: Int64, timeout: Duration) async -> Bool {
-        let id = state.withLock { state -> UInt64 in
-            state.nextID += 1
-            return state.nextID
-        }
-        let timer = Task {
-            do {
-                try await Task.sleep(for: timeout)
-                self.resume(id, with: false)
-            } catch {}
-        }
-        defer { timer.cancel() }
-        return await withCheckedContinuation { continuation in
-            let alreadyPublished = state.withLock { state -> Bool? in
-                if state.publishedThrough >= seq { return true }
-                if state.expired.remove(id) != nil { return false }
-                state.waiters[id] = (seq, continuation)
-                return nil
-            }
-            if let alreadyPublished { continuation.resume(returning: alreadyPublished) }
-        }
-    }
-
-    private func resume(_ id: UInt64, with value: Bool) {
-        let waiter = state.withLock { state in
-            let waiter = state.waiters.removeValue(forKey: id)
-            if waiter == nil { state.expired.insert(id) }
-            return waiter
-        }
-        waiter?.continuation.resume(returning: value)
     }
 }

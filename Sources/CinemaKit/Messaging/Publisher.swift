@@ -1,3 +1,4 @@
+import CinemaEvents
 public import Kafka
 
 /// Where the outbox relay sends messages: the broker, in production and integration tests.

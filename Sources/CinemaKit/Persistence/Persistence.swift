@@ -1,3 +1,4 @@
+public import CinemaEvents
 public import SQLKit
 
 /// A service's store plus the outbox hook: every transaction can record events, and once it has

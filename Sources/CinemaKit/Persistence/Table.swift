@@ -1,24 +1,35 @@
+public import CinemaHTTP
 public import SQLKit
-public import Hummingbird
 
-/// Reads of one entity table: a page in id order with its total, or one row by id.
-public struct Table<Row: Decodable & Sendable>: Sendable {
+/// One entity table whose columns are the entity's coding keys, so its rows are read and written
+/// from the entity's `Codable` conformance: a field is spelled once, in the entity's declaration.
+/// Repositories build on it; domain code never writes SQL.
+public struct Table<Row: Codable & Sendable>: Sendable {
     public let name: String
     public let idColumn: String
+    private let id: any WritableKeyPath<Row, Int64> & Sendable
 
-    public init(_ name: String, id idColumn: String) {
+    /// The table name doubles as the noun in "no movie with id 3".
+    public init(_ name: String, idColumn: String, id: any WritableKeyPath<Row, Int64> & Sendable) {
         self.name = name
         self.idColumn = idColumn
+        self.id = id
     }
+
+    /// Absent optionals become NULL rather than being left out, so an update can clear a column.
+    private static var encoder: SQLQueryEncoder { SQLQueryEncoder(nilEncodingStrategy: .asNil) }
 
     public func page(_ request: PageRequest, on database: any SQLDatabase) async throws -> Page<Row> {
         let rows = try await database.select().columns("*").from(name)
             .orderBy(idColumn)
             .limit(request.size).offset(request.offset)
             .all(decoding: Row.self)
-        let total = try await database.select().column(SQLFunction("COUNT", args: SQLLiteral.all), as: "n")
+        return Page(items: rows, request: request, totalElements: try await count(on: database))
+    }
+
+    public func count(on database: any SQLDatabase) async throws -> Int {
+        try await database.select().column(SQLFunction("COUNT", args: SQLLiteral.all), as: "n")
             .from(name).first(decodingColumn: "n", as: Int.self) ?? 0
-        return Page(items: rows, request: request, totalElements: total)
     }
 
     public func find(_ id: Int64, on database: any SQLDatabase) async throws -> Row? {
@@ -27,8 +38,52 @@ public struct Table<Row: Decodable & Sendable>: Sendable {
             .first(decoding: Row.self)
     }
 
+    /// The row with this id, or `DomainError.notFound` naming what is missing.
+    public func require(_ id: Int64, on database: any SQLDatabase) async throws -> Row {
+        guard let row = try await find(id, on: database) else {
+            throw DomainError.notFound("no \(name) with id \(id)")
+        }
+        return row
+    }
+
     public func all(on database: any SQLDatabase) async throws -> [Row] {
         try await database.select().columns("*").from(name).orderBy(idColumn).all(decoding: Row.self)
+    }
+
+    /// Rows whose `column` equals `value`, in id order.
+    public func all(where column: String, equals value: some Encodable & Sendable, on database: any SQLDatabase) async throws -> [Row] {
+        try await database.select().columns("*").from(name)
+            .where(SQLIdentifier(column), .equal, SQLBind(value))
+            .orderBy(idColumn)
+            .all(decoding: Row.self)
+    }
+
+    /// Stores the row with the id it carries.
+    public func insert(_ row: Row, on database: any SQLDatabase) async throws {
+        let columns = try Self.encoder.encode(row)
+        try await database.insert(into: name).columns(columns.map(\.0)).values(columns.map(\.1)).run()
+    }
+
+    /// Stores the row under an id the database assigns (the row's own id is ignored) and returns
+    /// it with that id.
+    public func insertAssigningID(_ row: Row, on database: any SQLDatabase) async throws -> Row {
+        let columns = try Self.encoder.encode(row).filter { $0.0 != idColumn }
+        let assigned = try await database.insert(into: name).columns(columns.map(\.0)).values(columns.map(\.1))
+            .returning(idColumn)
+            .first(decodingColumn: idColumn, as: Int64.self)
+        guard let assigned else { throw StoreError.noIdentityReturned(table: name) }
+        var stored = row
+        stored[keyPath: id] = assigned
+        return stored
+    }
+
+    /// Writes every column of the row with the same id.
+    public func update(_ row: Row, on database: any SQLDatabase) async throws {
+        var update = database.update(name)
+        for (column, value) in try Self.encoder.encode(row) where column != idColumn {
+            update = update.set(SQLIdentifier(column), to: value)
+        }
+        try await update.where(SQLIdentifier(idColumn), .equal, SQLBind(row[keyPath: id])).run()
     }
 
     public func delete(_ id: Int64, on database: any SQLDatabase) async throws {
@@ -36,31 +91,12 @@ public struct Table<Row: Decodable & Sendable>: Sendable {
     }
 }
 
-extension Table where Row: HALResource {
-    /// The row with this id, or a 404 naming what is missing.
-    public func require(_ id: Int64, on database: any SQLDatabase) async throws -> Row {
-        guard let row = try await find(id, on: database) else {
-            throw APIError.notFound("no \(Row.itemRelation) with id \(id)")
-        }
-        return row
-    }
-}
+public enum StoreError: Error, CustomStringConvertible {
+    case noIdentityReturned(table: String)
 
-extension RouterMethods {
-    /// `GET /<collection>` (paged) and `GET /<collection>/{id}` for a table of HAL resources.
-    public func addReadRoutes<Resource: HALResource & Decodable>(
-        _ table: Table<Resource>, persistence: Persistence
-    ) {
-        let collection = RouterPath(Resource.collectionName)
-        get(collection) { request, _ -> Response in
-            let pageRequest = try PageRequest(request: request)
-            let page = try await persistence.read { database in try await table.page(pageRequest, on: database) }
-            return HAL.collectionResponse(page, links: LinkBuilder(request: request))
-        }
-        get(RouterPath("\(Resource.collectionName)/:id")) { request, context -> Response in
-            let id = try itemID(context)
-            let item = try await persistence.read { database in try await table.require(id, on: database) }
-            return HAL.itemResponse(item, links: LinkBuilder(request: request))
+    public var description: String {
+        switch self {
+        case .noIdentityReturned(let table): "insert into \(table) returned no id"
         }
     }
 }

@@ -1,3 +1,4 @@
+import CinemaObservability
 public import Foundation
 public import Logging
 
@@ -11,15 +12,20 @@ public struct ServiceConfiguration: Sendable {
     public var topic: String
     public var databasePath: String
     public var logLevel: Logger.Level
-    /// Extra librdkafka properties, from `KAFKA_PROPERTY_<name with dots as underscores>`.
+    /// librdkafka properties for both clients, from `KAFKA_PROPERTY_<NAME>`.
     public var kafkaProperties: [String: String]
+    /// librdkafka properties for the producer only (`KAFKA_PRODUCER_PROPERTY_<NAME>`), or the
+    /// consumer only (`KAFKA_CONSUMER_PROPERTY_<NAME>`); they win over `kafkaProperties`.
+    public var producerProperties: [String: String]
+    public var consumerProperties: [String: String]
     /// The raw environment, for service-specific settings (e.g. reservation's `PAYMENT_URL`).
     public var environment: [String: String]
 
     public init(
         serviceName: String, host: String = "127.0.0.1", port: Int, kafkaBrokers: String = "127.0.0.1:9092",
         topic: String = "cinema", databasePath: String, logLevel: Logger.Level = .info,
-        kafkaProperties: [String: String] = [:], environment: [String: String] = [:]
+        kafkaProperties: [String: String] = [:], producerProperties: [String: String] = [:],
+        consumerProperties: [String: String] = [:], environment: [String: String] = [:]
     ) {
         self.serviceName = serviceName
         self.host = host
@@ -29,6 +35,8 @@ public struct ServiceConfiguration: Sendable {
         self.databasePath = databasePath
         self.logLevel = logLevel
         self.kafkaProperties = kafkaProperties
+        self.producerProperties = producerProperties
+        self.consumerProperties = consumerProperties
         self.environment = environment
     }
 
@@ -43,11 +51,6 @@ public struct ServiceConfiguration: Sendable {
             }
             return value
         }
-        var kafkaProperties: [String: String] = [:]
-        for (name, value) in environment where name.hasPrefix("KAFKA_PROPERTY_") {
-            let property = name.dropFirst("KAFKA_PROPERTY_".count).lowercased().replacingOccurrences(of: "_", with: ".")
-            kafkaProperties[property] = value
-        }
         return ServiceConfiguration(
             serviceName: serviceName,
             host: environment["HOST"] ?? "127.0.0.1",
@@ -55,22 +58,30 @@ public struct ServiceConfiguration: Sendable {
             kafkaBrokers: environment["KAFKA_BROKERS"] ?? "127.0.0.1:9092",
             topic: environment["KAFKA_TOPIC"] ?? "cinema",
             databasePath: environment["DATABASE_PATH"] ?? "data/\(serviceName).sqlite",
-            logLevel: try logLevel(environment["LOG_LEVEL"]),
-            kafkaProperties: kafkaProperties,
+            logLevel: try Observability.logLevel(environment["LOG_LEVEL"]),
+            kafkaProperties: kafkaProperties(withPrefix: "KAFKA_PROPERTY_", in: environment),
+            producerProperties: kafkaProperties(withPrefix: "KAFKA_PRODUCER_PROPERTY_", in: environment),
+            consumerProperties: kafkaProperties(withPrefix: "KAFKA_CONSUMER_PROPERTY_", in: environment),
             environment: environment
         )
     }
 
-    static func logLevel(_ text: String?) throws -> Logger.Level {
-        guard let text else { return .info }
-        guard let level = Logger.Level(rawValue: text.lowercased()) else {
-            throw ConfigurationError("LOG_LEVEL must be one of \(Logger.Level.allCases.map(\.rawValue).joined(separator: ", ")), got \"\(text)\"")
+    /// Environment names cannot hold dots, and librdkafka names hold both dots and underscores
+    /// (`log_level`, `ssl.key.location`): after the prefix, `_` stands for `.` and `__` for `_`,
+    /// so `KAFKA_PROPERTY_LINGER_MS=1` sets `linger.ms` and `KAFKA_PROPERTY_LOG__LEVEL=7` sets
+    /// `log_level`.
+    static func kafkaProperties(withPrefix prefix: String, in environment: [String: String]) -> [String: String] {
+        var properties: [String: String] = [:]
+        for (name, value) in environment where name.hasPrefix(prefix) && name.count > prefix.count {
+            properties[kafkaPropertyName(environmentSuffix: name.dropFirst(prefix.count))] = value
         }
-        return level
+        return properties
     }
-}
 
-public struct ConfigurationError: Error, CustomStringConvertible {
-    public var description: String
-    public init(_ description: String) { self.description = description }
+    static func kafkaPropertyName(environmentSuffix suffix: Substring) -> String {
+        suffix.lowercased()
+            .split(separator: "__", omittingEmptySubsequences: false)
+            .map { $0.replacingOccurrences(of: "_", with: ".") }
+            .joined(separator: "_")
+    }
 }

@@ -1,5 +1,5 @@
 import AsyncHTTPClient
-import CinemaKit
+import CinemaJSON
 import Foundation
 import NIOCore
 import NIOHTTP1
@@ -173,7 +173,11 @@ final class CinemaCluster {
                 throw ProcessExited(name: name, log: self.processes[name]?.logTail() ?? "")
             }
             let response = try await HTTPClient.shared.execute(HTTPClientRequest(url: url), timeout: .seconds(2))
-            return response.status == .ok ? true : nil
+            guard response.status == .ok else { return nil }
+            // The answer must come from this process, not from whatever else holds the port.
+            let body = try await response.body.collect(upTo: 64 * 1024)
+            let service = (try? JSONValue.parse(Array(body.readableBytesView)))?["service"]
+            return service == .string(name) ? true : nil
         }
     }
 

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -58,21 +59,34 @@ final class ManagedProcess {
 }
 
 /// A TCP port nobody listens on right now (the kernel's choice for port 0).
+/// Ports handed out in this test process: the suites run side by side, each with its own
+/// cluster, and must never be given the same port.
+private let handedOutPorts = Mutex(Set<Int>())
+
+/// A loopback port nobody listens on, unique within this test process. Chosen below the kernel's
+/// ephemeral range (32768 and up), so that the clients' outgoing connections cannot take it
+/// between now and the moment the child process binds it.
 func freePort() -> Int {
+    while true {
+        let candidate = Int.random(in: 20_000..<32_000)
+        let isNew = handedOutPorts.withLock { $0.insert(candidate).inserted }
+        if isNew, canBind(candidate) { return candidate }
+    }
+}
+
+private func canBind(_ port: Int) -> Bool {
     let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    guard fd >= 0 else { return false }
     defer { close(fd) }
     var address = sockaddr_in()
     address.sin_family = sa_family_t(AF_INET)
-    address.sin_port = 0
+    address.sin_port = UInt16(port).bigEndian
     address.sin_addr.s_addr = inet_addr("127.0.0.1")
-    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-    withUnsafeMutablePointer(to: &address) { pointer in
+    return withUnsafePointer(to: &address) { pointer in
         pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { socketAddress in
-            _ = bind(fd, socketAddress, length)
-            _ = getsockname(fd, socketAddress, &length)
+            bind(fd, socketAddress, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0
         }
     }
-    return Int(UInt16(bigEndian: address.sin_port))
 }
 
 /// Polls `probe` until it returns a value or the deadline passes.

@@ -1,12 +1,13 @@
+public import CinemaJSON
 import Foundation
 
-/// Names one event of the original system and the body it carries.
+/// Names one event of the original system and the record it carries.
 public protocol EventKind: Sendable {
-    associatedtype Body: MovieScoped
+    associatedtype Body: EventBody
     static var name: String { get }
 }
 
-/// One event of a given kind: the envelope (`eventType`, `timestamp`, `me`) around its body.
+/// One event of a given kind: the envelope (`eventType`, `timestamp`, `me`) around its record.
 ///
 /// Each event of the original is its own type (`MovieRegistered`, `PaymentApproved`, …), an
 /// alias of this generic, so the envelope is written and read in one place only.
@@ -26,27 +27,24 @@ public struct Event<Kind: EventKind>: Sendable, Equatable {
         body[keyPath: keyPath]
     }
 
-    /// The JSON value on the topic: `eventType`, `timestamp`, the body's fields, then `"me":true`,
-    /// an artefact of the original's `isMe()` getter that its readers still see.
-    public func encodedJSON() -> [UInt8] {
-        var object = JSONObjectWriter()
-        object.write("eventType", Kind.name)
-        object.write("timestamp", timestamp)
-        body.writeFields(to: &object)
-        object.write("me", true)
-        return object.finish()
+    /// The JSON value on the topic: `eventType`, `timestamp`, the record's fields in declaration
+    /// order, then `"me":true`, an artefact of the original's `isMe()` getter its readers still see.
+    public func encodedJSON() throws -> [UInt8] {
+        let fields = try JSONValueEncoder().encodeObject(body)
+        let envelope: [(String, JSONValue)] = [("eventType", .string(Kind.name)), ("timestamp", .string(timestamp))]
+        return JSONValue.object(envelope + fields + [("me", .bool(true))]).serialized()
     }
 
     /// Reads an event of this kind; the caller has already matched `eventType`.
     public static func decode(fromJSON bytes: [UInt8]) throws -> Self {
         let decoder = JSONDecoder()
         let data = Data(bytes)
-        let envelope = try decoder.decode(EventEnvelopeHead.self, from: data)
-        guard envelope.eventType == Kind.name else {
-            throw EventDecodingError.wrongType(expected: Kind.name, found: envelope.eventType)
+        let head = try decoder.decode(EventEnvelopeHead.self, from: data)
+        guard head.eventType == Kind.name else {
+            throw EventDecodingError.wrongType(expected: Kind.name, found: head.eventType)
         }
         let body = try decoder.decode(Kind.Body.self, from: data)
-        return Self(body, timestamp: envelope.timestamp ?? "")
+        return Self(body, timestamp: head.timestamp ?? "")
     }
 }
 
@@ -60,7 +58,7 @@ public enum EventDecodingError: Error, Equatable, CustomStringConvertible {
     }
 }
 
-/// The part of every event that says what it is; read first to pick the body's type.
+/// The part of every event that says what it is; read first to pick the record's type.
 public struct EventEnvelopeHead: Decodable, Sendable {
     public var eventType: String
     public var timestamp: String?
@@ -72,20 +70,62 @@ public struct EventEnvelopeHead: Decodable, Sendable {
 
 /// The fourteen events of the original system.
 public enum EventKinds {
-    public enum MovieRegistered: EventKind { public typealias Body = MovieSnapshot; public static let name = "MovieRegistered" }
-    public enum MovieModified: EventKind { public typealias Body = MovieSnapshot; public static let name = "MovieModified" }
-    public enum MovieReserved: EventKind { public typealias Body = MovieSnapshot; public static let name = "MovieReserved" }
-    public enum MovieCancelled: EventKind { public typealias Body = MovieSnapshot; public static let name = "MovieCancelled" }
-    public enum MovieDeleted: EventKind { public typealias Body = MovieSnapshot; public static let name = "MovieDeleted" }
-    public enum ReviewCreated: EventKind { public typealias Body = ReviewSnapshot; public static let name = "ReviewCreated" }
-    public enum ReviewModified: EventKind { public typealias Body = ReviewSnapshot; public static let name = "ReviewModified" }
-    public enum ReviewDeleted: EventKind { public typealias Body = ReviewSnapshot; public static let name = "ReviewDeleted" }
-    public enum ReservationCreated: EventKind { public typealias Body = ReservationSnapshot; public static let name = "ReservationCreated" }
-    public enum ReservationConfirmed: EventKind { public typealias Body = ReservationSnapshot; public static let name = "ReservationConfirmed" }
-    public enum ReservationCancelRequested: EventKind { public typealias Body = ReservationSnapshot; public static let name = "ReservationCancelRequested" }
-    public enum ReservationCancelled: EventKind { public typealias Body = ReservationSnapshot; public static let name = "ReservationCancelled" }
-    public enum PaymentApproved: EventKind { public typealias Body = PaymentSnapshot; public static let name = "PaymentApproved" }
-    public enum PaymentCancelled: EventKind { public typealias Body = PaymentSnapshot; public static let name = "PaymentCancelled" }
+    public enum MovieRegistered: EventKind {
+        public typealias Body = Movie
+        public static let name = "MovieRegistered"
+    }
+    public enum MovieModified: EventKind {
+        public typealias Body = Movie
+        public static let name = "MovieModified"
+    }
+    public enum MovieReserved: EventKind {
+        public typealias Body = Movie
+        public static let name = "MovieReserved"
+    }
+    public enum MovieCancelled: EventKind {
+        public typealias Body = Movie
+        public static let name = "MovieCancelled"
+    }
+    public enum MovieDeleted: EventKind {
+        public typealias Body = Movie
+        public static let name = "MovieDeleted"
+    }
+    public enum ReviewCreated: EventKind {
+        public typealias Body = Review
+        public static let name = "ReviewCreated"
+    }
+    public enum ReviewModified: EventKind {
+        public typealias Body = Review
+        public static let name = "ReviewModified"
+    }
+    public enum ReviewDeleted: EventKind {
+        public typealias Body = Review
+        public static let name = "ReviewDeleted"
+    }
+    public enum ReservationCreated: EventKind {
+        public typealias Body = Reservation
+        public static let name = "ReservationCreated"
+    }
+    public enum ReservationConfirmed: EventKind {
+        public typealias Body = Reservation
+        public static let name = "ReservationConfirmed"
+    }
+    public enum ReservationCancelRequested: EventKind {
+        public typealias Body = Reservation
+        public static let name = "ReservationCancelRequested"
+    }
+    public enum ReservationCancelled: EventKind {
+        public typealias Body = Reservation
+        public static let name = "ReservationCancelled"
+    }
+    public enum PaymentApproved: EventKind {
+        public typealias Body = Payment
+        public static let name = "PaymentApproved"
+    }
+    public enum PaymentCancelled: EventKind {
+        public typealias Body = Payment
+        public static let name = "PaymentCancelled"
+    }
 
     public static let allNames: [String] = [
         MovieRegistered.name, MovieModified.name, MovieReserved.name, MovieCancelled.name, MovieDeleted.name,
@@ -114,7 +154,7 @@ public typealias PaymentCancelled = Event<EventKinds.PaymentCancelled>
 public protocol OutgoingEvent: Sendable {
     var eventType: String { get }
     var movieId: Int64 { get }
-    func encodedJSON() -> [UInt8]
+    func encodedJSON() throws -> [UInt8]
 }
 
 extension Event: OutgoingEvent {

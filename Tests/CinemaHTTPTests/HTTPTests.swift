@@ -1,4 +1,5 @@
-import CinemaKit
+import CinemaHTTP
+import CinemaJSON
 import Foundation
 import HTTPTypes
 import Hummingbird
@@ -6,6 +7,8 @@ import HummingbirdTesting
 import Testing
 
 @Suite struct RequestFieldsTests {
+    enum Letter: String, CaseIterable { case a, b }
+
     func fields(_ json: String) throws -> RequestFields {
         guard case .object(let members) = try JSONValue.parse(Array(json.utf8)) else { throw APIError.badRequest("not an object") }
         return RequestFields(members: Dictionary(members, uniquingKeysWith: { $1 }))
@@ -33,7 +36,7 @@ import Testing
         #expect { try fields(#"{"desc":5}"#).string("desc") } throws: { error in
             (error as? APIError)?.message == "desc must be a string, got a number"
         }
-        #expect { try fields(#"{"status":"x"}"#).choice("status", in: ["a", "b"]) } throws: { error in
+        #expect { try fields(#"{"status":"x"}"#).choice("status", of: Letter.self) } throws: { error in
             (error as? APIError)?.field == "status"
         }
         #expect(try fields(#"{"desc":null}"#).string("desc") == nil)
@@ -47,12 +50,11 @@ import Testing
 
 /// The kit's HTTP plumbing, through a real router.
 @Suite struct HTTPPlumbingTests {
-    struct Thing: HALResource, Decodable {
+    struct Thing: HALResource {
         var thingId: Int64
         static let collectionName = "things"
         static let itemRelation = "thing"
         var id: Int64 { thingId }
-        var fields: [(String, JSONValue)] { [("thingId", .integer(thingId))] }
     }
 
     func app() -> some ApplicationProtocol {
@@ -61,13 +63,13 @@ import Testing
         router.post("things") { request, context -> Response in
             let fields = try await RequestFields.read(from: request, context: context)
             let id = try fields.requiredInteger("thingId")
-            return HAL.itemResponse(Thing(thingId: id), links: LinkBuilder(request: request), status: .created)
+            return try HAL.itemResponse(Thing(thingId: id), links: LinkBuilder(request: request), status: .created)
         }
         router.get("things") { request, _ -> Response in
             let pageRequest = try PageRequest(request: request)
             let all = (1...45).map { Thing(thingId: Int64($0)) }
             let items = Array(all.dropFirst(pageRequest.offset).prefix(pageRequest.size))
-            return HAL.collectionResponse(Page(items: items, request: pageRequest, totalElements: all.count), links: LinkBuilder(request: request))
+            return try HAL.collectionResponse(Page(items: items, request: pageRequest, totalElements: all.count), links: LinkBuilder(request: request))
         }
         router.get("boom") { _, _ -> Response in throw CancellationError() }
         return Application(router: router)
@@ -137,6 +139,35 @@ import Testing
             }
             try await client.execute(uri: "/things?page=-1", method: .get) { response in
                 #expect(response.status == .badRequest)
+            }
+        }
+    }
+
+    /// Junk and extremes in the paging parameters are a 400 naming the parameter, never a crash
+    /// (an overflowing offset used to trap the process).
+    @Test(arguments: [
+        ("page=9223372036854775807", "page"), ("page=4611686018427387903&size=2", "page"), ("page=-1", "page"),
+        ("page=1.5", "page"), ("page=1e3", "page"), ("page=", "page"), ("page=%00", "page"),
+        ("size=0", "size"), ("size=-5", "size"), ("size=99999999999999999999", "size"), ("size=abc", "size"),
+    ])
+    func junkPagingIsRefusedNamingTheParameter(query: String, field: String) async throws {
+        try await app().test(.router) { client in
+            try await client.execute(uri: "/things?\(query)", method: .get) { response in
+                #expect(response.status == .badRequest)
+                let json = try JSONValue.parse(Array(response.body.readableBytesView))
+                #expect(json["field"] == .string(field))
+            }
+        }
+    }
+
+    @Test func theLastRepresentablePageIsEmptyNotAnError() async throws {
+        try await app().test(.router) { client in
+            let page = Int.max / 2000 - 2
+            try await client.execute(uri: "/things?page=\(page)&size=99999", method: .get) { response in
+                #expect(response.status == .ok)
+                let json = try JSONValue.parse(Array(response.body.readableBytesView))
+                #expect(json["page"]?["size"] == .integer(2000))
+                #expect(json["page"]?["number"] == .integer(Int64(page)))
             }
         }
     }

@@ -1,3 +1,5 @@
+public import CinemaJSON
+import Foundation
 public import Hummingbird
 
 /// The fields of a JSON request body, read one by one with errors that name the field.
@@ -84,14 +86,34 @@ public struct RequestFields: Sendable {
         return value
     }
 
-    /// A string that must be one of `allowed`.
-    public func choice(_ name: String, in allowed: [String]) throws -> String? {
+    /// A string that must be the raw value of one of `allowed` (all cases by default).
+    public func choice<Choice: RawRepresentable & CaseIterable>(
+        _ name: String, of type: Choice.Type, allowed: [Choice] = Array(Choice.allCases)
+    ) throws -> Choice? where Choice.RawValue == String {
         guard let value = try string(name) else { return nil }
-        guard allowed.contains(value) else {
-            throw APIError.badRequest("\(name) must be one of \(allowed.joined(separator: ", ")), got \"\(value)\"", field: name)
+        guard let choice = Choice(rawValue: value), allowed.contains(where: { $0.rawValue == value }) else {
+            let names = allowed.map(\.rawValue).joined(separator: ", ")
+            throw APIError.badRequest("\(name) must be one of \(names), got \"\(value)\"", field: name)
         }
-        return value
+        return choice
     }
 }
 
-import Foundation
+/// A path parameter that must be an item id; anything else is a 404, as for a missing item.
+public func itemID(_ context: some RequestContext, name: String = "id") throws -> Int64 {
+    guard let text = context.parameters.get(name), let id = Int64(text) else {
+        throw APIError(.notFound, "no item with id \(context.parameters.get(name) ?? "")")
+    }
+    return id
+}
+
+/// A query parameter that must be an integer.
+public func queryInteger(_ request: Request, _ name: String) throws -> Int64 {
+    guard let text = request.uri.queryParameters[Substring(name)] else {
+        throw APIError.badRequest("\(name) is required", field: name)
+    }
+    guard let value = Int64(text) else {
+        throw APIError.badRequest("\(name) must be an integer, got \"\(text)\"", field: name)
+    }
+    return value
+}

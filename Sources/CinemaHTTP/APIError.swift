@@ -1,5 +1,6 @@
+public import CinemaJSON
+public import HTTPTypes
 public import Hummingbird
-import HTTPTypes
 import Logging
 
 /// The one error shape every service and the gateway answer with:
@@ -17,11 +18,9 @@ public struct APIError: Error, HTTPResponseError, Sendable, CustomStringConverti
         self.headers = headers
     }
 
-    public static func badRequest(_ message: String, field: String? = nil) -> APIError { APIError(.badRequest, message, field: field) }
-    public static func notFound(_ message: String) -> APIError { APIError(.notFound, message) }
-    public static func unprocessable(_ message: String, field: String? = nil) -> APIError { APIError(.unprocessableContent, message, field: field) }
-    public static func internalError(_ message: String) -> APIError { APIError(.internalServerError, message) }
-    public static func conflict(_ message: String, field: String? = nil) -> APIError { APIError(.conflict, message, field: field) }
+    public static func badRequest(_ message: String, field: String? = nil) -> APIError {
+        APIError(.badRequest, message, field: field)
+    }
 
     public var description: String { "\(status.code) \(message)" }
 
@@ -47,6 +46,12 @@ public struct APIError: Error, HTTPResponseError, Sendable, CustomStringConverti
     }
 }
 
+/// An error of another layer (the domain's) that knows which `APIError` it is. The conversion is
+/// written once per error type, and `JSONErrorMiddleware` is the one place that applies it.
+public protocol APIErrorConvertible: Error {
+    var apiError: APIError { get }
+}
+
 public enum JSONResponse {
     public static func make(_ value: JSONValue, status: HTTPResponse.Status = .ok, contentType: String = "application/json") -> Response {
         let bytes = value.serialized()
@@ -58,9 +63,9 @@ public enum JSONResponse {
     }
 }
 
-/// Turns every error a handler lets through into the JSON error shape: framework errors keep their
-/// status, anything unexpected becomes a logged 500 without internals in the body. Also gives
-/// unmatched routes a JSON 404.
+/// Turns every error a handler lets through into the JSON error shape: API errors and errors that
+/// convert to one as they say, framework errors keep their status, anything unexpected becomes a
+/// logged 500 without internals in the body. Also gives unmatched routes a JSON 404.
 public struct JSONErrorMiddleware<Context: RequestContext>: RouterMiddleware {
     public init() {}
 
@@ -68,7 +73,9 @@ public struct JSONErrorMiddleware<Context: RequestContext>: RouterMiddleware {
         do {
             return try await next(request, context)
         } catch let error as APIError {
-            return try error.response(from: request, context: context)
+            return error.response(path: request.uri.path)
+        } catch let error as any APIErrorConvertible {
+            return error.apiError.response(path: request.uri.path)
         } catch let error as any HTTPResponseError {
             let message: String
             switch error.status {
@@ -87,7 +94,7 @@ public struct JSONErrorMiddleware<Context: RequestContext>: RouterMiddleware {
             return APIError(error.status, message, headers: headers).response(path: request.uri.path)
         } catch {
             context.logger.error("unexpected error", metadata: ["error": "\(error)", "http.path": "\(request.uri.path)"])
-            return try APIError(.internalServerError, "internal error").response(from: request, context: context)
+            return APIError(.internalServerError, "internal error").response(path: request.uri.path)
         }
     }
 }

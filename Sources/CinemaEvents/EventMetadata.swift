@@ -1,0 +1,26 @@
+import Foundation
+
+/// Identifies a message and the chain of work it belongs to. Travels as Kafka headers (never in
+/// the JSON, whose shape belongs to the original system) and as `X-Correlation-Id` over HTTP.
+public struct EventMetadata: Sendable, Equatable {
+    public var correlationId: String
+    /// The message id of the event whose handling caused this one, if any.
+    public var causationId: String?
+
+    public init(correlationId: String, causationId: String? = nil) {
+        self.correlationId = correlationId
+        self.causationId = causationId
+    }
+
+    public static func newCorrelation() -> EventMetadata {
+        EventMetadata(correlationId: UUID().uuidString.lowercased())
+    }
+}
+
+/// The Kafka header names every event carries; `kcat -J` shows them beside the value.
+public enum MessageHeader {
+    public static let messageId = "message-id"
+    public static let correlationId = "correlation-id"
+    public static let causationId = "causation-id"
+    public static let eventType = "event-type"
+}

@@ -1,0 +1,99 @@
+import Foundation
+public import Logging
+public import SQLKit
+import SQLiteKit
+
+/// One SQLite file, one connection, one unit of work at a time.
+///
+/// SQLite serializes writers anyway; holding the single connection for a whole transaction keeps
+/// other tasks' statements from landing inside it. SQLiteNIO runs the statements on its own
+/// thread pool, never on Swift's cooperative pool.
+public final class SQLiteStore: Store {
+    private let connection: SQLiteConnection
+    private let database: any SQLDatabase
+    private let lock = AsyncLock()
+
+    private init(connection: SQLiteConnection) {
+        self.connection = connection
+        self.database = connection.sql()
+    }
+
+    /// Opens (creating if needed) the database file and applies `schema` in one transaction.
+    public static func open(path: String, schema: [SchemaStep], logger: Logger) async throws -> SQLiteStore {
+        let connection = try await SQLiteConnection.open(storage: .file(path: path), logger: logger)
+        let store = SQLiteStore(connection: connection)
+        do {
+            // WAL lets the file be read while a write is in progress; synchronous=FULL makes every
+            // commit durable before we answer a client or store a Kafka offset.
+            for pragma in ["PRAGMA journal_mode=WAL", "PRAGMA synchronous=FULL", "PRAGMA busy_timeout=5000", "PRAGMA foreign_keys=ON"] {
+                try await store.database.raw(SQLQueryString(pragma)).run()
+            }
+            try await store.transaction { database in
+                for step in schema {
+                    try await step.apply(database)
+                }
+            }
+        } catch {
+            await store.close()
+            throw error
+        }
+        return store
+    }
+
+    public func transaction<Result: Sendable>(
+        _ body: @Sendable (any SQLDatabase) async throws -> Result
+    ) async throws -> Result {
+        try await unitOfWork(begin: "BEGIN IMMEDIATE", body)
+    }
+
+    public func read<Result: Sendable>(
+        _ body: @Sendable (any SQLDatabase) async throws -> Result
+    ) async throws -> Result {
+        try await unitOfWork(begin: "BEGIN DEFERRED", body)
+    }
+
+    private func unitOfWork<Result: Sendable>(
+        begin: String,
+        _ body: @Sendable (any SQLDatabase) async throws -> Result
+    ) async throws -> Result {
+        let database = self.database
+        return try await lock.withLock {
+            try await database.raw(SQLQueryString(begin)).run()
+            do {
+                let result = try await body(database)
+                try await Self.finish("COMMIT", on: database)
+                return result
+            } catch {
+                try? await Self.finish("ROLLBACK", on: database)
+                throw error
+            }
+        }
+    }
+
+    /// Ends the transaction even when the calling task is cancelled: SQLiteNIO refuses to run a
+    /// statement for a cancelled task, and a skipped ROLLBACK would leave the shared connection
+    /// inside the transaction, failing every later BEGIN.
+    private static func finish(_ statement: String, on database: any SQLDatabase) async throws {
+        try await Task { try await database.raw(SQLQueryString(statement)).run() }.value
+    }
+
+    public func isHealthy() async -> Bool {
+        do {
+            return try await read { database in
+                try await database.raw("SELECT 1 AS ok").first() != nil
+            }
+        } catch {
+            return false
+        }
+    }
+
+    public func close() async {
+        try? await connection.close()
+    }
+
+    deinit {
+        // A store dropped without `close()` (a test, a failed start-up) still closes its file;
+        // the pending close keeps the connection alive until it has run. Closing twice is harmless.
+        _ = connection.close()
+    }
+}

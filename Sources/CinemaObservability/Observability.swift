@@ -1,0 +1,35 @@
+public import Logging
+import Metrics
+public import Prometheus
+
+/// Process-wide logging and metrics, set up once from `main` before anything logs or counts.
+public enum Observability {
+    /// Bootstraps swift-log (stderr, with the given level) and swift-metrics (Prometheus);
+    /// returns the registry that `/metrics` renders.
+    public static func bootstrap(logLevel: Logger.Level) -> PrometheusCollectorRegistry {
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = logLevel
+            return handler
+        }
+        let registry = PrometheusCollectorRegistry()
+        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
+        return registry
+    }
+
+    /// `LOG_LEVEL` as every process reads it: absent means `info`; anything else must name a level.
+    public static func logLevel(_ text: String?) throws(ConfigurationError) -> Logger.Level {
+        guard let text else { return .info }
+        guard let level = Logger.Level(rawValue: text.lowercased()) else {
+            let levels = Logger.Level.allCases.map(\.rawValue).joined(separator: ", ")
+            throw ConfigurationError("LOG_LEVEL must be one of \(levels), got \"\(text)\"")
+        }
+        return level
+    }
+}
+
+/// A setting in the environment that cannot be used; the process exits with status 2 naming it.
+public struct ConfigurationError: Error, CustomStringConvertible {
+    public var description: String
+    public init(_ description: String) { self.description = description }
+}

@@ -1,0 +1,27 @@
+import CinemaObservability
+import Foundation
+import Logging
+
+public enum GatewayRuntime {
+    /// The whole life of the gateway process, as `ServiceRuntime.main` is a service's: configuration
+    /// from the environment, logging and metrics, then `runGateway` until SIGTERM or SIGINT.
+    public static func main() async {
+        let environment = ProcessInfo.processInfo.environment
+        let logLevel: Logger.Level
+        do {
+            logLevel = try Observability.logLevel(environment["LOG_LEVEL"])
+        } catch {
+            FileHandle.standardError.write(Data("gateway: invalid configuration: \(error)\n".utf8))
+            exit(2)
+        }
+        let metrics = Observability.bootstrap(logLevel: logLevel)
+        let logger = Logger(label: "cinema.gateway")
+        do {
+            try await runGateway(configuration: .fromEnvironment(environment), logger: logger, metrics: metrics)
+        } catch {
+            // A start-up failure such as a port in use is an operational error, not a reason for a crash report.
+            logger.critical("gateway stopped", metadata: ["error": "\(error)"])
+            exit(1)
+        }
+    }
+}

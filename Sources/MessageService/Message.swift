@@ -1,0 +1,29 @@
+public import CinemaHTTP
+
+/// A notification sent to the customer when a reservation is confirmed or cancelled.
+public struct Message: HALResource, Codable, Equatable {
+    public var msgId: Int64
+    public var movieId: Int64
+    public var content: String?
+
+    public static let collectionName = "messages"
+    public static let itemRelation = "message"
+    public var id: Int64 { msgId }
+
+    public init(msgId: Int64, movieId: Int64, content: String?) {
+        self.msgId = msgId
+        self.movieId = movieId
+        self.content = content
+    }
+}
+
+extension Message {
+    /// The original's notification texts, word for word.
+    public static func reservationConfirmed(movieId: Int64) -> Message {
+        Message(msgId: 0, movieId: movieId, content: "예약이 완료 되었습니다. 예약 영화 번호 : [\(movieId)]")
+    }
+
+    public static func reservationCancelled(movieId: Int64) -> Message {
+        Message(msgId: 0, movieId: movieId, content: "예약이 취소 되었습니다. 예약 영화 번호 : [\(movieId)]")
+    }
+}

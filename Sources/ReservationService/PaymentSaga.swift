@@ -1,0 +1,102 @@
+public import CinemaEvents
+public import CinemaKit
+import Foundation
+public import Logging
+
+/// No reservation without payment, and no payment left without its reservation.
+///
+/// Reserving allocates the reservation id, records the payment call as pending, calls payment
+/// synchronously, and only then stores the reservation with ReservationCreated. Whatever happens
+/// between those steps leaves either nothing charged or a pending row, which `settleStale` (run
+/// by `PaymentReconciler`) resolves by refunding. The HTTP controller and the reconciler both work
+/// through this type.
+public struct PaymentSaga: Sendable {
+    let persistence: Persistence
+    let payments: any PaymentClient
+    let logger: Logger
+
+    /// What a client is told to wait before retrying when payment is down.
+    static let retryAfterSeconds = 5
+
+    public init(persistence: Persistence, payments: any PaymentClient, logger: Logger) {
+        self.persistence = persistence
+        self.payments = payments
+        self.logger = logger
+    }
+
+    /// Pays for and stores a reservation of `movieId`; throws a `DomainError` saying why not.
+    public func reserve(movieId: Int64, metadata: EventMetadata) async throws -> Reservation {
+        let rsvId = try await persistence.transaction(metadata: metadata) { database, _ in
+            guard try await ReservationRepository.isKnownMovie(movieId, on: database) else {
+                throw DomainError.unprocessable("movieId \(movieId) is not a registered movie", field: "movieId")
+            }
+            return try await ReservationRepository.beginPayment(movieId: movieId, now: Self.now(), on: database)
+        }
+
+        do {
+            _ = try await payments.pay(rsvId: rsvId, movieId: movieId, correlationId: metadata.correlationId)
+        } catch .rejected(let paymentStatus, let message) {
+            try await settle(rsvId, metadata)
+            if paymentStatus >= 500 {
+                throw Self.retryLater("payment failed (\(paymentStatus)); no reservation was made, retry later")
+            }
+            throw DomainError.unprocessable("payment refused: \(message); no reservation was made")
+        } catch .unreachable(let reason) {
+            logger.warning("payment unreachable", metadata: ["reservation.id": "\(rsvId)", "error": "\(reason)"])
+            try await settle(rsvId, metadata)
+            throw Self.retryLater("payment service unavailable; no reservation was made, retry later")
+        } catch .unavailable(let reason) {
+            logger.warning("payment unavailable", metadata: ["reservation.id": "\(rsvId)", "error": "\(reason)"])
+            await refundOrLeavePending(rsvId, metadata)
+            throw Self.retryLater("payment service unavailable; no reservation was made, retry later")
+        }
+
+        let reservation = Reservation.paid(rsvId: rsvId, movieId: movieId)
+        do {
+            try await persistence.transaction(metadata: metadata) { database, events in
+                try await ReservationRepository.settlePayment(rsvId: rsvId, on: database)
+                try await ReservationRepository.insert(reservation, on: database)
+                try await events.record(ReservationCreated(reservation))
+            }
+        } catch {
+            // Paid but not reserved: give the money back before answering.
+            logger.error("reservation not stored after payment; refunding", metadata: ["reservation.id": "\(rsvId)", "error": "\(error)"])
+            await refundOrLeavePending(rsvId, metadata)
+            throw error
+        }
+        return reservation
+    }
+
+    /// Settles payment calls started before `cutoff` (seconds since 1970) whose outcome was never
+    /// learned: the reservation was refused, so any payment taken for it is refunded.
+    public func settleStale(startedBefore cutoff: Int64) async throws {
+        let stale = try await persistence.read { database in
+            try await ReservationRepository.pendingPayments(startedBefore: cutoff, on: database)
+        }
+        for pending in stale {
+            await refundOrLeavePending(pending.rsvId, .newCorrelation())
+        }
+    }
+
+    /// Whether payment charged is unknown: refund now, or leave the pending row to the reconciler.
+    private func refundOrLeavePending(_ rsvId: Int64, _ metadata: EventMetadata) async {
+        do {
+            try await payments.refund(rsvId: rsvId, correlationId: metadata.correlationId)
+            try await settle(rsvId, metadata)
+        } catch {
+            logger.warning("refund deferred to the reconciler", metadata: ["reservation.id": "\(rsvId)", "error": "\(error)"])
+        }
+    }
+
+    private func settle(_ rsvId: Int64, _ metadata: EventMetadata) async throws {
+        try await persistence.transaction(metadata: metadata) { database, _ in
+            try await ReservationRepository.settlePayment(rsvId: rsvId, on: database)
+        }
+    }
+
+    static func retryLater(_ message: String) -> DomainError {
+        .unavailable(message, retryAfterSeconds: retryAfterSeconds)
+    }
+
+    static func now() -> Int64 { Int64(Date().timeIntervalSince1970) }
+}

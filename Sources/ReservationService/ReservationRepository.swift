@@ -1,0 +1,99 @@
+public import CinemaEvents
+public import CinemaKit
+public import SQLKit
+
+/// A payment call in flight, or whose outcome is unknown after a crash. Its id is the reservation
+/// id to be; no reservation exists until the payment succeeded.
+public struct PendingPayment: Codable, Sendable, Equatable {
+    public var rsvId: Int64
+    public var movieId: Int64
+    /// Seconds since 1970.
+    public var startedAt: Int64
+}
+
+/// The reservation table, the payment calls not settled yet, and the movies this service knows.
+public enum ReservationRepository {
+    public static let reservations = Table<Reservation>("reservation", idColumn: "rsvId", id: \.rsvId)
+    static let pendingPayments = Table<PendingPayment>("pending_payment", idColumn: "rsvId", id: \.rsvId)
+    static let knownMoviesTable = "known_movie"
+
+    public static let schema: [SchemaStep] = [
+        SchemaStep { database in
+            try await database.create(table: reservations.name).ifNotExists()
+                .column("rsvId", type: .bigint, .primaryKey(autoIncrement: false))
+                .column("movieId", type: .bigint, .notNull)
+                .column("status", type: .text)
+                .column("payId", type: .bigint)
+                .run()
+        },
+        // Allocates reservation ids (AUTOINCREMENT never hands one out twice, even after the row
+        // is gone) and remembers payment calls whose outcome is not settled yet.
+        SchemaStep { database in
+            try await database.create(table: pendingPayments.name).ifNotExists()
+                .identityColumn("rsvId")
+                .column("movieId", type: .bigint, .notNull)
+                .column("startedAt", type: .bigint, .notNull)
+                .run()
+        },
+        // The movies this service knows from MovieRegistered/MovieDeleted, so a reservation for an
+        // unknown movie is refused without calling the movie service (which may be down).
+        SchemaStep { database in
+            try await database.create(table: knownMoviesTable).ifNotExists()
+                .column("movieId", type: .bigint, .primaryKey(autoIncrement: false))
+                .run()
+        },
+    ]
+
+    public static func find(_ rsvId: Int64, on database: any SQLDatabase) async throws -> Reservation? {
+        try await reservations.find(rsvId, on: database)
+    }
+
+    public static func require(_ rsvId: Int64, on database: any SQLDatabase) async throws -> Reservation {
+        try await reservations.require(rsvId, on: database)
+    }
+
+    public static func insert(_ reservation: Reservation, on database: any SQLDatabase) async throws {
+        try await reservations.insert(reservation, on: database)
+    }
+
+    public static func update(_ reservation: Reservation, on database: any SQLDatabase) async throws {
+        try await reservations.update(reservation, on: database)
+    }
+
+    public static func delete(_ rsvId: Int64, on database: any SQLDatabase) async throws {
+        try await reservations.delete(rsvId, on: database)
+    }
+
+    /// Remembers a payment call about to be made and allocates the reservation id it is for.
+    public static func beginPayment(movieId: Int64, now: Int64, on database: any SQLDatabase) async throws -> Int64 {
+        try await pendingPayments.insertAssigningID(PendingPayment(rsvId: 0, movieId: movieId, startedAt: now), on: database).rsvId
+    }
+
+    public static func settlePayment(rsvId: Int64, on database: any SQLDatabase) async throws {
+        try await pendingPayments.delete(rsvId, on: database)
+    }
+
+    public static func isPaymentPending(rsvId: Int64, on database: any SQLDatabase) async throws -> Bool {
+        try await pendingPayments.find(rsvId, on: database) != nil
+    }
+
+    public static func pendingPayments(startedBefore cutoff: Int64, on database: any SQLDatabase) async throws -> [PendingPayment] {
+        try await database.select().columns("*").from(pendingPayments.name)
+            .where("startedAt", .lessThan, SQLBind(cutoff)).orderBy("rsvId")
+            .all(decoding: PendingPayment.self)
+    }
+
+    public static func rememberMovie(_ movieId: Int64, on database: any SQLDatabase) async throws {
+        guard try await isKnownMovie(movieId, on: database) == false else { return }
+        try await database.insert(into: knownMoviesTable).columns("movieId").values(SQLBind(movieId)).run()
+    }
+
+    public static func forgetMovie(_ movieId: Int64, on database: any SQLDatabase) async throws {
+        try await database.delete(from: knownMoviesTable).where("movieId", .equal, SQLBind(movieId)).run()
+    }
+
+    public static func isKnownMovie(_ movieId: Int64, on database: any SQLDatabase) async throws -> Bool {
+        try await database.select().column("movieId").from(knownMoviesTable)
+            .where("movieId", .equal, SQLBind(movieId)).first() != nil
+    }
+}

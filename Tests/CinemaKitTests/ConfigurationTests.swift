@@ -1,0 +1,40 @@
+@testable import CinemaKit
+import Testing
+
+@Suite struct ConfigurationTests {
+    /// `_` stands for a dot and `__` for an underscore, so every librdkafka property can be named.
+    @Test(arguments: [
+        ("LINGER_MS", "linger.ms"),
+        ("LOG__LEVEL", "log_level"),
+        ("SSL_KEY_LOCATION", "ssl.key.location"),
+        ("ENABLE__SASL__OAUTHBEARER__UNSECURE__JWT", "enable_sasl_oauthbearer_unsecure_jwt"),
+        ("SASL_OAUTHBEARER_CLIENT_ID", "sasl.oauthbearer.client.id"),
+    ])
+    func environmentNamesMapToLibrdkafkaProperties(suffix: String, property: String) {
+        #expect(ServiceConfiguration.kafkaPropertyName(environmentSuffix: Substring(suffix)) == property)
+    }
+
+    @Test func clientSpecificPropertiesAreReadApart() throws {
+        let configuration = try ServiceConfiguration.fromEnvironment(
+            serviceName: "movie", defaultPort: 8082,
+            [
+                "KAFKA_PROPERTY_STATISTICS_INTERVAL_MS": "1000",
+                "KAFKA_PRODUCER_PROPERTY_LINGER_MS": "1",
+                "KAFKA_CONSUMER_PROPERTY_FETCH_WAIT_MAX_MS": "10",
+                "KAFKA_PROPERTY_": "ignored: no name",
+                "PORT": "9000",
+            ]
+        )
+        #expect(configuration.kafkaProperties == ["statistics.interval.ms": "1000"])
+        #expect(configuration.producerProperties == ["linger.ms": "1"])
+        #expect(configuration.consumerProperties == ["fetch.wait.max.ms": "10"])
+        #expect(configuration.port == 9000)
+    }
+
+    @Test(arguments: [["PORT": "70000"], ["PORT": "http"], ["LOG_LEVEL": "loud"]])
+    func unusableSettingsAreRefusedNamingThem(environment: [String: String]) {
+        #expect(throws: (any Error).self) {
+            try ServiceConfiguration.fromEnvironment(serviceName: "movie", defaultPort: 8082, environment)
+        }
+    }
+}
