@@ -1,4 +1,3 @@
-internal import CRdKafka
 import Dispatch
 public import Logging
 public import ServiceLifecycle
@@ -18,40 +17,21 @@ public final class KafkaConsumer: Service, Sendable {
     private let queue: DispatchQueue
     private let probe: ConnectivityProbe
 
-    /// Short enough that a close queued behind a poll waits at most this long.
-    private static let pollTimeoutMilliseconds: Int32 = 100
-
-    public init(configuration: KafkaConsumerConfiguration, logger: Logger) throws {
-        let properties = KafkaDefaults.merge(
-            defaults: [
-                ("enable.auto.commit", "true"),
-                ("enable.auto.offset.store", "false"),
-                ("auto.offset.reset", "earliest"),
-                ("session.timeout.ms", "6000"),
-                ("heartbeat.interval.ms", "2000"),
-                ("enable.partition.eof", "false"),
-            ],
-            identity: [
-                ("client.id", configuration.clientID),
-                ("bootstrap.servers", configuration.bootstrapServers),
-                ("group.id", configuration.groupID),
-            ],
-            overrides: configuration.properties
-        )
+    /// Throws `KafkaError` with code `.invalidArgument` for a property librdkafka does not know or
+    /// accept, or for contradicting ones.
+    public init(configuration: KafkaConsumerConfiguration, logger: Logger) throws(KafkaError) {
         let handle = try RDKafkaHandle.make(
             kind: .consumer,
-            properties: properties,
+            properties: configuration.librdkafkaProperties(),
             context: ClientContext(logger: logger)
         )
-        // Route rebalance and error events through consumer_poll, the one queue this class serves.
-        rd_kafka_poll_set_consumer(handle.pointer)
+        try handle.routeEventsToConsumerPoll()
         self.handle = handle
         self.configuration = configuration
         self.logger = logger
         self.queue = DispatchQueue(label: "kafka.consumer.\(configuration.clientID).poll")
         self.probe = ConnectivityProbe(label: "kafka.consumer.\(configuration.clientID).probe")
-        KafkaDefaults.logCreation(
-            handle, role: "consumer", bootstrapServers: configuration.bootstrapServers, logger: logger)
+        logger.logCreation(of: handle, role: "consumer", bootstrapServers: configuration.bootstrapServers)
     }
 
     /// Messages of the subscribed topics, one per `next()`. Ends (returns nil) once the consumer
@@ -62,22 +42,9 @@ public final class KafkaConsumer: Service, Sendable {
 
     /// Marks the message processed, so a restarted group member resumes after it. Call it only
     /// once the message's effects are durable. Throws if the partition is no longer assigned.
-    public func storeOffset(of message: KafkaConsumerMessage) throws {
-        guard let list = rd_kafka_topic_partition_list_new(1) else {
-            throw KafkaError(RD_KAFKA_RESP_ERR__FAIL, message: "rd_kafka_topic_partition_list_new failed")
-        }
-        defer { rd_kafka_topic_partition_list_destroy(list) }
+    public func storeOffset(of message: KafkaConsumerMessage) throws(KafkaError) {
         // The committed offset is the next one to read, hence +1.
-        rd_kafka_topic_partition_list_add(list, message.topic, message.partition).pointee.offset = message.offset + 1
-        let err = rd_kafka_offsets_store(handle.pointer, list)
-        if err != RD_KAFKA_RESP_ERR_NO_ERROR {
-            throw KafkaError(err, message: "storing offset for \(message.topic)[\(message.partition)]")
-        }
-        let partitionErr = list.pointee.elems[0].err
-        if partitionErr != RD_KAFKA_RESP_ERR_NO_ERROR {
-            // Typically __STATE: the partition was revoked by a rebalance or the consumer closed.
-            throw KafkaError(partitionErr, message: "storing offset for \(message.topic)[\(message.partition)]")
-        }
+        try handle.storeOffset(topic: message.topic, partition: message.partition, nextOffset: message.offset + 1)
     }
 
     /// Subscribes, then waits for graceful shutdown or cancellation; then commits the stored
@@ -93,14 +60,13 @@ public final class KafkaConsumer: Service, Sendable {
         }
 
         let topics = configuration.topics
-        let subscribeError: KafkaError? = await queue.perform { [handle] in
-            let list = rd_kafka_topic_partition_list_new(Int32(topics.count))!
-            defer { rd_kafka_topic_partition_list_destroy(list) }
-            for topic in topics {
-                rd_kafka_topic_partition_list_add(list, topic, RD_KAFKA_PARTITION_UA)
+        let subscribeError = await queue.perform { [handle] () -> KafkaError? in
+            do throws(KafkaError) {
+                try handle.subscribe(to: topics)
+                return nil
+            } catch {
+                return error
             }
-            let err = rd_kafka_subscribe(handle.pointer, list)
-            return err == RD_KAFKA_RESP_ERR_NO_ERROR ? nil : KafkaError(err, message: "subscribe to \(topics)")
         }
         if let subscribeError {
             lifecycle.withLock { $0 = .closing }
@@ -116,12 +82,8 @@ public final class KafkaConsumer: Service, Sendable {
             ]
         )
 
-        let shutdown = OneShotSignal()
-        await withTaskCancellationOrGracefulShutdownHandler {
-            await shutdown.wait()
-        } onCancelOrGracefulShutdown: {
-            shutdown.fire()
-        }
+        // Returns on graceful shutdown and throws on cancellation: either way it is time to close.
+        try? await gracefulShutdown()
         // From here on iteration ends; the close below is queued behind any poll in progress.
         lifecycle.withLock { $0 = .closing }
         await close()
@@ -133,23 +95,21 @@ public final class KafkaConsumer: Service, Sendable {
             // Synchronous commit of the offsets stored via storeOffset, so nothing processed is lost
             // even if the close below fails; consumer_close then leaves the group at once instead
             // of letting the session time out.
-            let commitErr = rd_kafka_commit(handle.pointer, nil, 0)
-            if commitErr != RD_KAFKA_RESP_ERR_NO_ERROR && commitErr != RD_KAFKA_RESP_ERR__NO_OFFSET {
+            if let commitError = handle.commitStoredOffsets(), commitError.code != .noOffset {
                 logger.warning(
                     "kafka consumer final commit failed",
                     metadata: [
                         "kafka.client": .string(handle.name), "kafka.group": .string(group),
-                        "kafka.error": .string(String(cString: rd_kafka_err2str(commitErr))),
+                        "kafka.error": .string(commitError.description),
                     ]
                 )
             }
-            let closeErr = rd_kafka_consumer_close(handle.pointer)
-            if closeErr != RD_KAFKA_RESP_ERR_NO_ERROR {
+            if let closeError = handle.closeConsumer() {
                 logger.warning(
                     "kafka consumer close failed",
                     metadata: [
                         "kafka.client": .string(handle.name),
-                        "kafka.error": .string(String(cString: rd_kafka_err2str(closeErr))),
+                        "kafka.error": .string(closeError.description),
                     ]
                 )
             }
@@ -187,18 +147,17 @@ public final class KafkaConsumer: Service, Sendable {
             if Task.isCancelled { return nil }
             let result = await queue.perform { [self] () -> PollResult in
                 if isClosing { return .closed }
-                guard let raw = rd_kafka_consumer_poll(handle.pointer, Self.pollTimeoutMilliseconds) else {
+                switch handle.consumerPoll(timeout: configuration.pollTimeout) {
+                case .nothing:
                     return .nothing
+                case .message(let message):
+                    // Not yielded once closing: its offset could no longer be stored, and leaving
+                    // it unprocessed means the group simply re-delivers it.
+                    return isClosing ? .closed : .message(message)
+                case .error(let error, let topic, let partition):
+                    return Self.handlePollError(
+                        error, topic: topic, partition: partition, logger: logger, client: handle.name)
                 }
-                defer { rd_kafka_message_destroy(raw) }
-                let err = raw.pointee.err
-                if err != RD_KAFKA_RESP_ERR_NO_ERROR {
-                    return Self.handlePollError(raw, logger: logger, client: handle.name)
-                }
-                let message = KafkaConsumerMessage(copying: raw)
-                // Not yielded once closing: its offset could no longer be stored, and leaving it
-                // unprocessed means the group simply re-delivers it.
-                return isClosing ? .closed : .message(message)
             }
             switch result {
             case .message(let message): return message
@@ -209,63 +168,34 @@ public final class KafkaConsumer: Service, Sendable {
         }
     }
 
+    /// Decides what an error event means for iteration: most are transient (librdkafka recovers
+    /// on its own) and only logged; a fatal one ends iteration with the error.
     private static func handlePollError(
-        _ raw: UnsafeMutablePointer<rd_kafka_message_t>,
+        _ error: KafkaError,
+        topic: String?,
+        partition: Int32,
         logger: Logger,
         client: String
     ) -> PollResult {
-        let err = raw.pointee.err
-        let topic = raw.pointee.rkt.map { String(cString: rd_kafka_topic_name($0)) }
         var metadata: Logger.Metadata = [
             "kafka.client": .string(client),
-            "kafka.error.code": .stringConvertible(err.rawValue),
+            "kafka.error.code": .stringConvertible(error.code.rawValue),
         ]
         if let topic {
             metadata["kafka.topic"] = .string(topic)
-            metadata["kafka.partition"] = .stringConvertible(raw.pointee.partition)
+            metadata["kafka.partition"] = .stringConvertible(partition)
         }
-        if err == RD_KAFKA_RESP_ERR__PARTITION_EOF {
+        switch error.code {
+        case .partitionEOF:
             logger.debug("kafka consumer reached end of partition", metadata: metadata)
             return .nothing
+        case _ where error.isFatal:
+            logger.critical("kafka consumer fatal error: \(error.message)", metadata: metadata)
+            return .failed(error)
+        default:
+            logger.warning("kafka consumer error: \(error.message)", metadata: metadata)
+            return .nothing
         }
-        let text = String(cString: rd_kafka_message_errstr(raw))
-        if err == RD_KAFKA_RESP_ERR__FATAL {
-            logger.critical("kafka consumer fatal error: \(text)", metadata: metadata)
-            return .failed(KafkaError(err, message: text))
-        }
-        logger.warning("kafka consumer error: \(text)", metadata: metadata)
-        return .nothing
-    }
-}
-
-extension KafkaConsumerMessage {
-    /// Copies everything out of librdkafka's memory: the message is destroyed right after.
-    fileprivate init(copying raw: UnsafeMutablePointer<rd_kafka_message_t>) {
-        let message = raw.pointee
-        func bytes(_ pointer: UnsafeRawPointer?, _ count: Int) -> [UInt8]? {
-            guard let pointer else { return nil }
-            return Array(UnsafeRawBufferPointer(start: pointer, count: count))
-        }
-        var headers: [KafkaHeader] = []
-        var list: OpaquePointer?
-        if rd_kafka_message_headers(raw, &list) == RD_KAFKA_RESP_ERR_NO_ERROR, let list {
-            var index = 0
-            var name: UnsafePointer<CChar>?
-            var value: UnsafeRawPointer?
-            var size = 0
-            while rd_kafka_header_get_all(list, index, &name, &value, &size) == RD_KAFKA_RESP_ERR_NO_ERROR {
-                headers.append(KafkaHeader(key: name.map { String(cString: $0) } ?? "", value: bytes(value, size)))
-                index += 1
-            }
-        }
-        self.init(
-            topic: message.rkt.map { String(cString: rd_kafka_topic_name($0)) } ?? "",
-            partition: message.partition,
-            offset: message.offset,
-            key: bytes(message.key, message.key_len),
-            value: bytes(message.payload, message.len) ?? [],
-            headers: headers
-        )
     }
 }
 

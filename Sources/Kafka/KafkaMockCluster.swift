@@ -1,4 +1,3 @@
-internal import CRdKafka
 public import Logging
 
 /// Test support: librdkafka's in-process mock cluster, shared by any number of producers and
@@ -8,7 +7,7 @@ public final class KafkaMockCluster: Sendable {
     private let handle: RDKafkaHandle
     public let bootstrapServers: String
 
-    public init(brokers: Int = 1, logger: Logger = Logger(label: "kafka.mock")) throws {
+    public init(brokers: Int = 1, logger: Logger = Logger(label: "kafka.mock")) throws(KafkaError) {
         // librdkafka hosts a mock cluster inside a client instance; an otherwise idle producer
         // without bootstrap servers serves as that host.
         let handle = try RDKafkaHandle.make(
@@ -19,13 +18,10 @@ public final class KafkaMockCluster: Sendable {
             hostMockCluster: brokers
         )
         self.handle = handle
-        self.bootstrapServers = String(cString: rd_kafka_mock_cluster_bootstraps(handle.mockCluster!))
+        self.bootstrapServers = try handle.mockClusterBootstrapServers()
     }
 
-    public func createTopic(_ name: String, partitions: Int32) throws {
-        let err = rd_kafka_mock_topic_create(handle.mockCluster!, name, partitions, 1)
-        if err != RD_KAFKA_RESP_ERR_NO_ERROR {
-            throw KafkaError(err, message: "creating mock topic \(name)")
-        }
+    public func createTopic(_ name: String, partitions: Int32) throws(KafkaError) {
+        try handle.createMockTopic(name, partitions: partitions)
     }
 }

@@ -110,7 +110,8 @@ import Testing
                 }
             }
             #expect(ContinuousClock.now - started < .seconds(10))
-            #expect(error?.code == -192)  // RD_KAFKA_RESP_ERR__MSG_TIMED_OUT
+            #expect(error?.code == .messageTimedOut)
+            #expect(error?.code.rawValue == -192)  // RD_KAFKA_RESP_ERR__MSG_TIMED_OUT
             #expect(error?.isRetriable == true)
             #expect(await producer.isConnected() == false)
         }
@@ -176,7 +177,8 @@ import Testing
         let error = await #expect(throws: KafkaError.self) {
             try await producer.send(KafkaOutgoingMessage(topic: "flush", key: nil, value: bytes("late")))
         }
-        #expect(error?.code == -197)  // RD_KAFKA_RESP_ERR__DESTROY
+        #expect(error?.code == .destroyed)
+        #expect(error?.code.rawValue == -197)  // RD_KAFKA_RESP_ERR__DESTROY
         // The mock brokers must outlive the clients using them, not just the last mention.
         withExtendedLifetime(cluster) {}
     }

@@ -1,7 +1,5 @@
 internal import CRdKafka
-import Dispatch
 import Logging
-import Synchronization
 
 /// Owns a librdkafka client handle (and, for the test mock cluster, the cluster hosted by it).
 ///
@@ -10,6 +8,7 @@ import Synchronization
 /// - librdkafka documents `rd_kafka_t` as thread safe: its API may be called from any thread. The
 ///   calls that must not overlap (`rd_kafka_consumer_poll` vs. `rd_kafka_consumer_close`,
 ///   `rd_kafka_poll` vs. `rd_kafka_flush`) are serialised by the owning client on one serial queue;
+///   those calls are the extensions in this folder (RDKafkaProducer/RDKafkaConsumer.swift);
 /// - `rd_kafka_destroy` runs only in `deinit`, i.e. once nobody can reach the pointer any more.
 ///   Every block that touches the handle captures this box, which keeps the handle alive.
 final class RDKafkaHandle: @unchecked Sendable {
@@ -52,13 +51,13 @@ final class RDKafkaHandle: @unchecked Sendable {
     /// `properties` are applied in order, so later entries override earlier ones.
     static func make(
         kind: Kind,
-        properties: [(String, String)],
+        properties: [LibrdkafkaProperty],
         context: ClientContext,
         installDeliveryReports: Bool = false,
         hostMockCluster brokers: Int? = nil
     ) throws(KafkaError) -> RDKafkaHandle {
         guard let conf = rd_kafka_conf_new() else {
-            throw KafkaError(RD_KAFKA_RESP_ERR__FAIL, message: "rd_kafka_conf_new failed")
+            throw KafkaError(.fail, context: "rd_kafka_conf_new failed")
         }
         var confOwned = true
         defer { if confOwned { rd_kafka_conf_destroy(conf) } }
@@ -67,10 +66,10 @@ final class RDKafkaHandle: @unchecked Sendable {
             var errstr = [CChar](repeating: 0, count: 512)
             let result = rd_kafka_conf_set(conf, name, value, &errstr, errstr.count)
             guard result == RD_KAFKA_CONF_OK else {
+                // Unknown name or unacceptable value; errstr says which.
                 throw KafkaError(
-                    code: RD_KAFKA_RESP_ERR__INVALID_ARG.rawValue,
-                    message: "invalid property \(name)=\(value): \(String(nulTerminated: errstr))",
-                    isRetriable: false
+                    code: .invalidArgument,
+                    message: "invalid property \(name)=\(value): \(String(nulTerminated: errstr))"
                 )
             }
         }
@@ -86,20 +85,22 @@ final class RDKafkaHandle: @unchecked Sendable {
         var errstr = [CChar](repeating: 0, count: 512)
         guard let client = rd_kafka_new(kind.cType, conf, &errstr, errstr.count) else {
             unmanaged.release()
+            // rd_kafka_new records why in the calling thread's last error: __INVALID_ARG when the
+            // properties contradict each other (e.g. idempotence without acks=all).
+            let reason = rd_kafka_last_error()
             throw KafkaError(
-                code: RD_KAFKA_RESP_ERR__FAIL.rawValue,
-                message: "rd_kafka_new failed: \(String(nulTerminated: errstr))",
-                isRetriable: false
+                code: reason == RD_KAFKA_RESP_ERR_NO_ERROR ? .fail : KafkaError.Code(reason),
+                message: "rd_kafka_new failed: \(String(nulTerminated: errstr))"
             )
         }
         confOwned = false  // rd_kafka_new took it
 
         var mockCluster: OpaquePointer?
         if let brokers {
-            guard let cluster = rd_kafka_mock_cluster_new(client, Int32(brokers)) else {
+            guard let cluster = rd_kafka_mock_cluster_new(client, Int32(clamping: brokers)) else {
                 rd_kafka_destroy(client)
                 unmanaged.release()
-                throw KafkaError(RD_KAFKA_RESP_ERR__FAIL, message: "rd_kafka_mock_cluster_new failed")
+                throw KafkaError(.fail, context: "rd_kafka_mock_cluster_new failed")
             }
             mockCluster = cluster
         }
@@ -150,22 +151,27 @@ private let logCallback: @convention(c) (OpaquePointer?, Int32, UnsafePointer<CC
 private let errorCallback: @convention(c) (OpaquePointer?, Int32, UnsafePointer<CChar>?, UnsafeMutableRawPointer?) -> Void = {
     client, err, reason, opaque in
     guard let context = ClientContext.from(opaque: opaque) else { return }
-    let code = rd_kafka_resp_err_t(rawValue: err)
-    var text = reason.map { String(cString: $0) } ?? String(cString: rd_kafka_err2str(code))
-    var level = Logger.Level.error
-    if code == RD_KAFKA_RESP_ERR__FATAL, let client {
+    let code = KafkaError.Code(rawValue: err)
+    var text = reason.map { String(cString: $0) } ?? code.librdkafkaDescription
+    let level: Logger.Level
+    switch code {
+    case .fatal:
         // The callback only says "fatal"; the underlying cause has to be fetched separately.
         var buffer = [CChar](repeating: 0, count: 512)
-        let underlying = rd_kafka_fatal_error(client, &buffer, buffer.count)
-        text = "fatal: \(String(cString: rd_kafka_err2str(underlying))): \(String(nulTerminated: buffer))"
+        if let client {
+            let underlying = rd_kafka_fatal_error(client, &buffer, buffer.count)
+            text = "fatal: \(String(cString: rd_kafka_err2str(underlying))): \(String(nulTerminated: buffer))"
+        }
         level = .critical
-    } else if code == RD_KAFKA_RESP_ERR__TRANSPORT {
+    case .transport:
         // The log callback has already reported this disconnect (facility FAIL) at librdkafka's
         // own level; repeating it here would double every line while a broker is down.
         level = .debug
-    } else if code == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN {
+    case .allBrokersDown:
         // librdkafka keeps reconnecting on its own; expected while brokers restart.
         level = .warning
+    default:
+        level = .error
     }
     context.logger.log(
         level: level,
@@ -206,133 +212,6 @@ extension Logger.Level {
         case 5: self = .notice
         case 6: self = .info
         default: self = .debug
-        }
-    }
-}
-
-// MARK: - Running blocking librdkafka calls off the cooperative pool
-
-extension DispatchQueue {
-    /// Runs `body` on this queue and suspends the caller until it has finished, so blocking
-    /// librdkafka calls tie up a dispatch thread instead of one of Swift's few cooperative ones.
-    func perform<T: Sendable>(_ body: @escaping @Sendable () -> T) async -> T {
-        await withCheckedContinuation { continuation in
-            self.async { continuation.resume(returning: body()) }
-        }
-    }
-}
-
-// MARK: - Connectivity
-
-/// Answers "is at least one broker reachable?" without blocking the caller: a metadata request
-/// with a short timeout on a private queue, whose answer is cached briefly so that frequent
-/// health probes do not each cost a round trip, and concurrent callers share one request.
-final class ConnectivityProbe: Sendable {
-    private struct State {
-        var lastAnswer = false
-        var answeredAt: ContinuousClock.Instant?
-        var waiters: [CheckedContinuation<Bool, Never>]?
-    }
-
-    private let state = Mutex(State())
-    private let queue: DispatchQueue
-    private let cacheFor: Duration = .seconds(1)
-    private let timeoutMilliseconds: Int32 = 1000
-
-    init(label: String) {
-        queue = DispatchQueue(label: label)
-    }
-
-    func isConnected(_ handle: RDKafkaHandle) async -> Bool {
-        await withCheckedContinuation { (continuation: CheckedContinuation<Bool, Never>) in
-            enum Action { case answer(Bool), wait, probe }
-            let now = ContinuousClock.now
-            let action: Action = state.withLock { state in
-                if let at = state.answeredAt, now - at < cacheFor {
-                    return .answer(state.lastAnswer)
-                }
-                if state.waiters != nil {
-                    state.waiters!.append(continuation)
-                    return .wait
-                }
-                state.waiters = [continuation]
-                return .probe
-            }
-            switch action {
-            case .answer(let value):
-                continuation.resume(returning: value)
-            case .wait:
-                break
-            case .probe:
-                let timeout = timeoutMilliseconds
-                queue.async { [self] in
-                    var metadata: UnsafePointer<rd_kafka_metadata>?
-                    // all_topics=0 without a topic handle asks only for the locally known
-                    // topics: a cheap request that still needs a live broker to answer.
-                    let err = rd_kafka_metadata(handle.pointer, 0, nil, &metadata, timeout)
-                    if let metadata { rd_kafka_metadata_destroy(metadata) }
-                    let connected = err == RD_KAFKA_RESP_ERR_NO_ERROR
-                    let waiters = state.withLock { state in
-                        state.lastAnswer = connected
-                        state.answeredAt = .now
-                        defer { state.waiters = nil }
-                        return state.waiters ?? []
-                    }
-                    for waiter in waiters { waiter.resume(returning: connected) }
-                }
-            }
-        }
-    }
-}
-
-// MARK: - Shared configuration helpers
-
-enum KafkaDefaults {
-    static func logCreation(_ handle: RDKafkaHandle, role: String, bootstrapServers: String, logger: Logger) {
-        logger.info(
-            "librdkafka \(KafkaLibrary.versionString) loaded",
-            metadata: [
-                "kafka.version": .string(KafkaLibrary.versionString),
-                "kafka.client": .string(handle.name),
-                "kafka.role": .string(role),
-                "kafka.bootstrap.servers": .string(bootstrapServers),
-            ]
-        )
-    }
-
-    /// Defaults first, then the identity, then the caller's properties (sorted, so that the
-    /// outcome does not depend on dictionary order should two of them interact).
-    static func merge(
-        defaults: [(String, String)],
-        identity: [(String, String)],
-        overrides: [String: String]
-    ) -> [(String, String)] {
-        defaults + identity + overrides.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
-    }
-}
-
-/// A latch that fires once; used to wait for graceful shutdown or cancellation without
-/// occupying a thread.
-final class OneShotSignal: Sendable {
-    private let state = Mutex<(fired: Bool, waiters: [CheckedContinuation<Void, Never>])>((false, []))
-
-    func fire() {
-        let waiters = state.withLock { state -> [CheckedContinuation<Void, Never>] in
-            if state.fired { return [] }
-            state.fired = true
-            defer { state.waiters = [] }
-            return state.waiters
-        }
-        for waiter in waiters { waiter.resume() }
-    }
-
-    func wait() async {
-        await withCheckedContinuation { continuation in
-            let fired = state.withLock { state in
-                if !state.fired { state.waiters.append(continuation) }
-                return state.fired
-            }
-            if fired { continuation.resume() }
         }
     }
 }
