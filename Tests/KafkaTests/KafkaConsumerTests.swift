@@ -1,4 +1,5 @@
 import Kafka
+import ServiceLifecycle
 import Synchronization
 import Testing
 
@@ -93,6 +94,19 @@ import Testing
         #expect(secondRun.map(\.offset) == Array(Int64(processed)..<Int64(total)))
         #expect(secondRun.map { text($0.value) } == (processed..<total).map { "m\($0)" })
         // The mock brokers must outlive the clients using them, not just the last mention.
+        withExtendedLifetime(cluster) {}
+    }
+
+    @Test func shutdownRequestedBeforeRunStartsStillEndsRunAndIteration() async throws {
+        let cluster = try KafkaMockCluster()
+        try cluster.createTopic("early", partitions: 1)
+        let consumer = try consumer(cluster, group: "early-group", topic: "early", clientID: "early-consumer")
+        let group = ServiceGroup(services: [consumer], logger: testLogger)
+        await group.triggerGracefulShutdown()
+        try await withDeadline(15, "run() returning after an earlier shutdown request") { try await group.run() }
+        var iterator = consumer.messages.makeAsyncIterator()
+        #expect(try await iterator.next() == nil)
+        #expect(await consumer.isConnected() == false)
         withExtendedLifetime(cluster) {}
     }
 

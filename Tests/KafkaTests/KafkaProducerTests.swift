@@ -117,6 +117,45 @@ import Testing
         }
     }
 
+    @Test func typedDeliveryTimeoutBoundsAFailedDelivery() async throws {
+        // Same as above, through the typed field instead of the raw property.
+        var configuration = KafkaProducerConfiguration(bootstrapServers: "127.0.0.1:1", clientID: "typed-timeout-producer")
+        configuration.deliveryTimeout = .milliseconds(1500)
+        let producer = try KafkaProducer(configuration: configuration, logger: testLogger)
+        try await withRunningServices([producer]) {
+            let started = ContinuousClock.now
+            let error = await #expect(throws: KafkaError.self) {
+                try await withDeadline(10, "failed delivery report") {
+                    try await producer.send(KafkaOutgoingMessage(topic: "nowhere", key: nil, value: bytes("lost")))
+                }
+            }
+            #expect(ContinuousClock.now - started < .seconds(10))
+            #expect(error?.code == .messageTimedOut)
+            #expect(error?.isFatal == false)
+        }
+    }
+
+    @Test func shutdownFlushWithoutABrokerWaitsTheConfiguredTimeThenFailsWhatIsLeft() async throws {
+        var configuration = KafkaProducerConfiguration(bootstrapServers: "127.0.0.1:1", clientID: "flush-timeout-producer")
+        configuration.deliveryTimeout = .seconds(60)
+        configuration.flushTimeoutWhileDisconnected = .seconds(2)
+        let producer = try KafkaProducer(configuration: configuration, logger: testLogger)
+        let group = ServiceGroup(services: [producer], logger: testLogger)
+        let running = Task { try await group.run() }
+        let sending = Task { try await producer.send(KafkaOutgoingMessage(topic: "t", key: nil, value: bytes("x"))) }
+        try await waitUntil("message enqueued") { producer.pendingDeliveryCount == 1 }
+
+        let started = ContinuousClock.now
+        await group.triggerGracefulShutdown()
+        try await withDeadline(15, "producer run() returning") { try await running.value }
+        let elapsed = ContinuousClock.now - started
+
+        #expect(elapsed >= .seconds(2), "the flush gave up before its configured time (took \(elapsed))")
+        #expect(elapsed < .seconds(8), "the flush waited as if a broker were there (took \(elapsed))")
+        let error = await #expect(throws: KafkaError.self) { try await sending.value }
+        #expect(error?.code == .destroyed)
+    }
+
     @Test func aCancelledWaitEndsPromptlyAndShutdownDoesNotWaitForAnAbsentBroker() async throws {
         // Deliveries would only time out after 60 s: neither the cancelled wait nor the shutdown may take that long.
         let producer = try makeProducer("127.0.0.1:1", clientID: "absent-broker-producer", ["message.timeout.ms": "60000"])
