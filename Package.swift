@@ -112,7 +112,7 @@ struct KitModule {
             name: "Gateway",
             dependencies: ["CinemaHTTP", "CinemaObservability", .hummingbird, .httpTypes, .logging, .prometheus, .serviceLifecycle, .unixSignals]
                 + Target.Dependency.httpClientStack,
-            testDependencies: [.hummingbirdTesting, .httpTypes, .logging] + Target.Dependency.httpClientStack
+            testDependencies: [.hummingbirdTesting, .httpTypes] + Target.Dependency.httpClientStack
         ),
     ]
 

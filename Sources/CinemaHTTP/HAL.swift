@@ -13,6 +13,13 @@ public protocol HALResource: Encodable, Sendable {
     var id: Int64 { get }
 }
 
+extension HALResource {
+    /// The collection name without its plural `s`, as Spring Data REST derived it.
+    public static var itemRelation: String {
+        collectionName.hasSuffix("s") ? String(collectionName.dropLast()) : collectionName
+    }
+}
+
 /// Builds absolute links from what the client used to reach us, so links work through the
 /// gateway (`X-Forwarded-*`) as well as directly.
 public struct LinkBuilder: Sendable {

@@ -7,7 +7,6 @@ public struct Message: HALResource, Codable, Equatable {
     public var content: String?
 
     public static let collectionName = "messages"
-    public static let itemRelation = "message"
     public var id: Int64 { msgId }
 
     public init(msgId: Int64, movieId: Int64, content: String?) {

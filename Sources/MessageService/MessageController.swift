@@ -1,17 +1,11 @@
-public import CinemaKit
-public import Hummingbird
+import CinemaKit
+import Hummingbird
 
 /// `/messages`, read-only: messages are written by the policies only.
-public struct MessageController: Sendable {
+struct MessageController: Controller {
     let persistence: Persistence
 
-    public init(persistence: Persistence) {
-        self.persistence = persistence
-    }
-
-    public var endpoints: RouteCollection<BasicRequestContext> {
-        let routes = RouteCollection(context: BasicRequestContext.self)
-        routes.addReadRoutes(MessageRepository.messages, persistence: persistence)
-        return routes
+    func addRoutes(to routes: RouteCollection<BasicRequestContext>) {
+        routes.addResourceRoutes(MessageRepository.self, persistence: persistence)
     }
 }

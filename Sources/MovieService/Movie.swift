@@ -6,11 +6,8 @@ public import CinemaHTTP
 
 extension Movie: HALResource {
     public static let collectionName = "movies"
-    public static let itemRelation = "movie"
     public var id: Int64 { movieId }
-}
 
-extension Movie {
     /// A movie as the manager registers it, before the database has given it an id.
     public static func registering(desc: String?, status: MovieStatus = .available) -> Movie {
         Movie(movieId: 0, status: status, desc: desc, reviewCnt: 0, lastAction: .register)

@@ -1,26 +1,17 @@
 import CinemaEvents
+import CinemaHTTP
 import CinemaJSON
-public import CinemaHTTP
-public import CinemaKit
-public import Hummingbird
+import CinemaKit
+import Hummingbird
+import SQLKit
 
 /// The manager's catalogue: `/movies`, and the original's availability check `/check`.
-public struct MovieController: Sendable {
+struct MovieController: Controller {
     let persistence: Persistence
 
-    public init(persistence: Persistence) {
-        self.persistence = persistence
-    }
-
-    public var endpoints: RouteCollection<BasicRequestContext> {
-        let routes = RouteCollection(context: BasicRequestContext.self)
-        routes.addReadRoutes(MovieRepository.movies, persistence: persistence)
-        routes.post("movies", use: register)
-        routes.put("movies/:id", use: edit)
-        routes.patch("movies/:id", use: edit)
-        routes.delete("movies/:id", use: delete)
+    func addRoutes(to routes: RouteCollection<BasicRequestContext>) {
+        routes.addResourceRoutes(MovieRepository.self, persistence: persistence, create: register, edit: Self.edit, delete: Self.delete)
         routes.get("check/chkAndReqReserve", use: checkAvailability)
-        return routes
     }
 
     @Sendable func register(_ request: Request, context: BasicRequestContext) async throws -> Response {
@@ -30,45 +21,27 @@ public struct MovieController: Sendable {
             status: try fields.choice("status", of: MovieStatus.self) ?? .available
         )
         let movie = try await persistence.transaction(metadata: eventMetadata(for: request)) { database, events in
-            let movie = try await MovieRepository.insert(draft, on: database)
+            let movie = try await MovieRepository.insertAssigningID(draft, on: database)
             try await events.record(MovieRegistered(movie))
             return movie
         }
         return try HAL.itemResponse(movie, links: LinkBuilder(request: request), status: .created)
     }
 
-    /// PUT and PATCH both change only the fields sent: the original's frontend PUTs back whole
-    /// HAL documents, read-only fields (`reviewCnt`, `lastAction`, `_links`) included.
-    @Sendable func edit(_ request: Request, context: BasicRequestContext) async throws -> Response {
-        let id = try itemID(context)
-        let fields = try await RequestFields.read(from: request, context: context)
-        let sentDesc = fields.contains("desc")
+    /// The manager may change `desc` and `status`; `reviewCnt` and `lastAction` are the service's.
+    @Sendable static func edit(_ movie: inout Movie, _ fields: RequestFields) throws -> (any OutgoingEvent)? {
         let desc = try fields.string("desc")
         let status = try fields.choice("status", of: MovieStatus.self)
-        let movie = try await persistence.transaction(metadata: eventMetadata(for: request)) { database, events in
-            var movie = try await MovieRepository.require(id, on: database)
-            let modified = movie.edit { movie in
-                if sentDesc { movie.desc = desc }
-                if let status { movie.status = status }
-            }
-            if let modified {
-                try await MovieRepository.update(movie, on: database)
-                try await events.record(modified)
-            }
-            return movie
+        return movie.edit { movie in
+            if fields.contains("desc") { movie.desc = desc }
+            if let status { movie.status = status }
         }
-        return try HAL.itemResponse(movie, links: LinkBuilder(request: request))
     }
 
-    @Sendable func delete(_ request: Request, context: BasicRequestContext) async throws -> Response {
-        let id = try itemID(context)
-        try await persistence.transaction(metadata: eventMetadata(for: request)) { database, events in
-            let movie = try await MovieRepository.require(id, on: database)
-            try await MovieRepository.delete(id, on: database)
-            try await ReviewRepository.deleteAll(ofMovie: id, on: database)
-            try await events.record(MovieDeleted(movie))
-        }
-        return Response(status: .noContent)
+    /// A deleted movie takes its reviews with it.
+    @Sendable static func delete(_ movie: Movie, _ database: any SQLDatabase, _ events: EventRecorder) async throws {
+        try await ReviewRepository.deleteAll(ofMovie: movie.movieId, on: database)
+        try await events.record(MovieDeleted(movie))
     }
 
     /// The original's availability check (disabled there): `true` when the movie exists and is available.

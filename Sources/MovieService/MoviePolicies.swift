@@ -5,22 +5,19 @@ import Logging
 /// How the movie service reacts to events: review counts (its own review events) and the movie's
 /// status as reservations are confirmed and cancelled.
 public enum MoviePolicies {
-    public static var handlers: EventHandlers {
-        var handlers = EventHandlers()
-        handlers.on(ReviewCreated.self) { event, context in
+    public static let handlers = EventHandlers()
+        .on(ReviewCreated.self) { event, context in
             try await updateMovie(event.movieId, context) { $0.countReview() }
         }
-        handlers.on(ReviewDeleted.self) { event, context in
+        .on(ReviewDeleted.self) { event, context in
             try await updateMovie(event.movieId, context) { $0.uncountReview() }
         }
-        handlers.on(ReservationConfirmed.self) { event, context in
+        .on(ReservationConfirmed.self) { event, context in
             try await updateMovie(event.movieId, context) { $0.reserve() }
         }
-        handlers.on(ReservationCancelled.self) { event, context in
+        .on(ReservationCancelled.self) { event, context in
             try await updateMovie(event.movieId, context) { $0.release() }
         }
-        return handlers
-    }
 
     /// Applies `change` to the movie and records the event it returns. A movie deleted meanwhile
     /// makes the event moot: logged, not retried.

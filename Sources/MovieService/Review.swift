@@ -6,11 +6,8 @@ public import CinemaKit
 
 extension Review: HALResource {
     public static let collectionName = "reviews"
-    public static let itemRelation = "review"
     public var id: Int64 { reviewId }
-}
 
-extension Review {
     /// A review as the customer writes it, before the database has given it an id.
     public static func writing(movieId: Int64, content: String?) -> Review {
         Review(reviewId: 0, movieId: movieId, content: content)

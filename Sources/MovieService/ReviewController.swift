@@ -1,25 +1,16 @@
 import CinemaEvents
-public import CinemaHTTP
-public import CinemaKit
-public import Hummingbird
+import CinemaHTTP
+import CinemaKit
+import Hummingbird
+import SQLKit
 
 /// The customers' reviews: `/reviews`. `roomId` is accepted for `movieId`, as the original's
 /// frontend sent it.
-public struct ReviewController: Sendable {
+struct ReviewController: Controller {
     let persistence: Persistence
 
-    public init(persistence: Persistence) {
-        self.persistence = persistence
-    }
-
-    public var endpoints: RouteCollection<BasicRequestContext> {
-        let routes = RouteCollection(context: BasicRequestContext.self)
-        routes.addReadRoutes(ReviewRepository.reviews, persistence: persistence)
-        routes.post("reviews", use: write)
-        routes.put("reviews/:id", use: edit)
-        routes.patch("reviews/:id", use: edit)
-        routes.delete("reviews/:id", use: delete)
-        return routes
+    func addRoutes(to routes: RouteCollection<BasicRequestContext>) {
+        routes.addResourceRoutes(ReviewRepository.self, persistence: persistence, create: write, edit: Self.edit, delete: Self.delete)
     }
 
     @Sendable func write(_ request: Request, context: BasicRequestContext) async throws -> Response {
@@ -32,36 +23,19 @@ public struct ReviewController: Sendable {
             guard try await MovieRepository.find(draft.movieId, on: database) != nil else {
                 throw DomainError.unprocessable("movieId \(draft.movieId) is not a registered movie", field: "movieId")
             }
-            let review = try await ReviewRepository.insert(draft, on: database)
+            let review = try await ReviewRepository.insertAssigningID(draft, on: database)
             try await events.record(ReviewCreated(review))
             return review
         }
         return try HAL.itemResponse(review, links: LinkBuilder(request: request), status: .created)
     }
 
-    @Sendable func edit(_ request: Request, context: BasicRequestContext) async throws -> Response {
-        let id = try itemID(context)
-        let fields = try await RequestFields.read(from: request, context: context)
+    @Sendable static func edit(_ review: inout Review, _ fields: RequestFields) throws -> (any OutgoingEvent)? {
         let content: String?? = fields.contains("content") ? .some(try fields.string("content")) : .none
-        let movieId = try fields.integer("movieId", aliases: ["roomId"])
-        let review = try await persistence.transaction(metadata: eventMetadata(for: request)) { database, events in
-            var review = try await ReviewRepository.require(id, on: database)
-            if let modified = try review.edit(content: content, movieId: movieId) {
-                try await ReviewRepository.update(review, on: database)
-                try await events.record(modified)
-            }
-            return review
-        }
-        return try HAL.itemResponse(review, links: LinkBuilder(request: request))
+        return try review.edit(content: content, movieId: try fields.integer("movieId", aliases: ["roomId"]))
     }
 
-    @Sendable func delete(_ request: Request, context: BasicRequestContext) async throws -> Response {
-        let id = try itemID(context)
-        try await persistence.transaction(metadata: eventMetadata(for: request)) { database, events in
-            let review = try await ReviewRepository.require(id, on: database)
-            try await ReviewRepository.delete(id, on: database)
-            try await events.record(ReviewDeleted(review))
-        }
-        return Response(status: .noContent)
+    @Sendable static func delete(_ review: Review, _ database: any SQLDatabase, _ events: EventRecorder) async throws {
+        try await events.record(ReviewDeleted(review))
     }
 }

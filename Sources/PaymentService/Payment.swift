@@ -6,11 +6,8 @@ public import CinemaHTTP
 
 extension Payment: HALResource {
     public static let collectionName = "payments"
-    public static let itemRelation = "payment"
     public var id: Int64 { payId }
-}
 
-extension Payment {
     /// A payment as the reservation service takes it, before the database has given it an id.
     public static func approving(rsvId: Int64, movieId: Int64) -> Payment {
         Payment(payId: 0, rsvId: rsvId, movieId: movieId, status: .paid)

@@ -1,24 +1,15 @@
 import CinemaEvents
-public import CinemaHTTP
-public import CinemaKit
-public import Hummingbird
+import CinemaHTTP
+import CinemaKit
+import Hummingbird
 
 /// `/payments`: taken synchronously by the reservation service, refunded through events.
-public struct PaymentController: Sendable {
+struct PaymentController: Controller {
     let persistence: Persistence
 
-    public init(persistence: Persistence) {
-        self.persistence = persistence
-    }
-
-    public var endpoints: RouteCollection<BasicRequestContext> {
-        let routes = RouteCollection(context: BasicRequestContext.self)
+    func addRoutes(to routes: RouteCollection<BasicRequestContext>) {
         routes.get("payments/search/findByRsvId", use: findByReservation)
-        routes.addReadRoutes(PaymentRepository.payments, persistence: persistence)
-        routes.post("payments", use: pay)
-        routes.patch("payments/:id", use: edit)
-        routes.put("payments/:id", use: edit)
-        return routes
+        routes.addResourceRoutes(PaymentRepository.self, persistence: persistence, create: pay, edit: Self.edit)
     }
 
     /// Idempotent per `rsvId`: a retried call gets the same payment back (200 instead of 201).
@@ -38,7 +29,7 @@ public struct PaymentController: Sendable {
                 }
                 return (existing, false)
             }
-            let payment = try await PaymentRepository.insert(draft, on: database)
+            let payment = try await PaymentRepository.insertAssigningID(draft, on: database)
             try await events.record(PaymentApproved(payment))
             return (payment, true)
         }
@@ -46,26 +37,15 @@ public struct PaymentController: Sendable {
     }
 
     /// The only change a payment accepts is a refund: `status` → `cancelled`.
-    @Sendable func edit(_ request: Request, context: BasicRequestContext) async throws -> Response {
-        let id = try itemID(context)
-        let fields = try await RequestFields.read(from: request, context: context)
-        let status = try fields.choice("status", of: PaymentStatus.self)
-        let payment = try await persistence.transaction(metadata: eventMetadata(for: request)) { database, events in
-            var payment = try await PaymentRepository.require(id, on: database)
-            switch status {
-            case .cancelled?:
-                if let refunded = payment.refund() {
-                    try await PaymentRepository.update(payment, on: database)
-                    try await events.record(refunded)
-                }
-            case .paid? where payment.status == .cancelled:
-                throw DomainError.conflict("a cancelled payment cannot be paid again", field: "status")
-            case .paid?, nil:
-                break
-            }
-            return payment
+    @Sendable static func edit(_ payment: inout Payment, _ fields: RequestFields) throws -> (any OutgoingEvent)? {
+        switch try fields.choice("status", of: PaymentStatus.self) {
+        case .cancelled?:
+            return payment.refund()
+        case .paid? where payment.status == .cancelled:
+            throw DomainError.conflict("a cancelled payment cannot be paid again", field: "status")
+        case .paid?, nil:
+            return nil
         }
-        return try HAL.itemResponse(payment, links: LinkBuilder(request: request))
     }
 
     @Sendable func findByReservation(_ request: Request, context: BasicRequestContext) async throws -> Response {

@@ -4,9 +4,8 @@ import Logging
 
 /// How the payment service reacts to events: a cancellation request refunds the payment.
 public enum PaymentPolicies {
-    public static var handlers: EventHandlers {
-        var handlers = EventHandlers()
-        handlers.on(ReservationCancelRequested.self) { event, context in
+    public static let handlers = EventHandlers()
+        .on(ReservationCancelRequested.self) { event, context in
             guard var payment = try await PaymentRepository.find(rsvId: event.rsvId, on: context.database) else {
                 context.logger.warning("cancel requested for a reservation without payment", metadata: ["reservation.id": "\(event.rsvId)"])
                 return
@@ -16,6 +15,4 @@ public enum PaymentPolicies {
                 try await context.events.record(refunded)
             }
         }
-        return handlers
-    }
 }

@@ -8,11 +8,8 @@ public import CinemaKit
 
 extension Reservation: HALResource {
     public static let collectionName = "reservations"
-    public static let itemRelation = "reservation"
     public var id: Int64 { rsvId }
-}
 
-extension Reservation {
     /// A reservation whose payment has just been taken.
     public static func paid(rsvId: Int64, movieId: Int64) -> Reservation {
         Reservation(rsvId: rsvId, movieId: movieId, status: .requested, payId: nil)

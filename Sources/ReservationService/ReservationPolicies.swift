@@ -5,9 +5,8 @@ import Logging
 /// How the reservation service reacts to events: payments confirm and cancel reservations, and
 /// the movies it may take reservations for come from the movie service's events.
 public enum ReservationPolicies {
-    public static var handlers: EventHandlers {
-        var handlers = EventHandlers()
-        handlers.on(PaymentApproved.self) { event, context in
+    public static let handlers = EventHandlers()
+        .on(PaymentApproved.self) { event, context in
             guard var reservation = try await ReservationRepository.find(event.rsvId, on: context.database) else {
                 if try await ReservationRepository.isPaymentPending(rsvId: event.rsvId, on: context.database) {
                     throw RetryLater("reservation \(event.rsvId) is still being created")
@@ -19,19 +18,17 @@ public enum ReservationPolicies {
             try await ReservationRepository.update(reservation, on: context.database)
             if let confirmed { try await context.events.record(confirmed) }
         }
-        handlers.on(PaymentCancelled.self) { event, context in
+        .on(PaymentCancelled.self) { event, context in
             guard var reservation = try await ReservationRepository.find(event.rsvId, on: context.database),
                 let cancelled = reservation.cancel(payId: event.payId)
             else { return }
             try await ReservationRepository.update(reservation, on: context.database)
             try await context.events.record(cancelled)
         }
-        handlers.on(MovieRegistered.self) { event, context in
+        .on(MovieRegistered.self) { event, context in
             try await ReservationRepository.rememberMovie(event.movieId, on: context.database)
         }
-        handlers.on(MovieDeleted.self) { event, context in
+        .on(MovieDeleted.self) { event, context in
             try await ReservationRepository.forgetMovie(event.movieId, on: context.database)
         }
-        return handlers
-    }
 }

@@ -12,57 +12,35 @@ public struct PendingPayment: Codable, Sendable, Equatable {
 }
 
 /// The reservation table, the payment calls not settled yet, and the movies this service knows.
-public enum ReservationRepository {
-    public static let reservations = Table<Reservation>("reservation", idColumn: "rsvId", id: \.rsvId)
-    static let pendingPayments = Table<PendingPayment>("pending_payment", idColumn: "rsvId", id: \.rsvId)
+public enum ReservationRepository: Repository {
+    public static let table = Table<Reservation>("reservation", idColumn: "rsvId", id: \.rsvId) {
+        $0.column("rsvId", type: .bigint, .primaryKey(autoIncrement: false))
+            .column("movieId", type: .bigint, .notNull)
+            .column("status", type: .text)
+            .column("payId", type: .bigint)
+    }
+
+    /// Allocates reservation ids (AUTOINCREMENT never hands one out twice, even after the row is
+    /// gone) and remembers payment calls whose outcome is not settled yet.
+    static let pendingPayments = Table<PendingPayment>("pending_payment", idColumn: "rsvId", id: \.rsvId) {
+        $0.identityColumn("rsvId")
+            .column("movieId", type: .bigint, .notNull)
+            .column("startedAt", type: .bigint, .notNull)
+    }
+
+    /// The movies this service knows from MovieRegistered/MovieDeleted, so a reservation for an
+    /// unknown movie is refused without calling the movie service (which may be down).
     static let knownMoviesTable = "known_movie"
 
     public static let schema: [SchemaStep] = [
-        SchemaStep { database in
-            try await database.create(table: reservations.name).ifNotExists()
-                .column("rsvId", type: .bigint, .primaryKey(autoIncrement: false))
-                .column("movieId", type: .bigint, .notNull)
-                .column("status", type: .text)
-                .column("payId", type: .bigint)
-                .run()
-        },
-        // Allocates reservation ids (AUTOINCREMENT never hands one out twice, even after the row
-        // is gone) and remembers payment calls whose outcome is not settled yet.
-        SchemaStep { database in
-            try await database.create(table: pendingPayments.name).ifNotExists()
-                .identityColumn("rsvId")
-                .column("movieId", type: .bigint, .notNull)
-                .column("startedAt", type: .bigint, .notNull)
-                .run()
-        },
-        // The movies this service knows from MovieRegistered/MovieDeleted, so a reservation for an
-        // unknown movie is refused without calling the movie service (which may be down).
+        table.creation,
+        pendingPayments.creation,
         SchemaStep { database in
             try await database.create(table: knownMoviesTable).ifNotExists()
                 .column("movieId", type: .bigint, .primaryKey(autoIncrement: false))
                 .run()
         },
     ]
-
-    public static func find(_ rsvId: Int64, on database: any SQLDatabase) async throws -> Reservation? {
-        try await reservations.find(rsvId, on: database)
-    }
-
-    public static func require(_ rsvId: Int64, on database: any SQLDatabase) async throws -> Reservation {
-        try await reservations.require(rsvId, on: database)
-    }
-
-    public static func insert(_ reservation: Reservation, on database: any SQLDatabase) async throws {
-        try await reservations.insert(reservation, on: database)
-    }
-
-    public static func update(_ reservation: Reservation, on database: any SQLDatabase) async throws {
-        try await reservations.update(reservation, on: database)
-    }
-
-    public static func delete(_ rsvId: Int64, on database: any SQLDatabase) async throws {
-        try await reservations.delete(rsvId, on: database)
-    }
 
     /// Remembers a payment call about to be made and allocates the reservation id it is for.
     public static func beginPayment(movieId: Int64, now: Int64, on database: any SQLDatabase) async throws -> Int64 {

@@ -13,7 +13,6 @@ public struct MovieView: HALResource, Codable, Equatable {
     public var payStatus: PaymentStatus?
 
     public static let collectionName = "movieviews"
-    public static let itemRelation = "movieview"
     public var id: Int64 { movieId }
 
     public init(

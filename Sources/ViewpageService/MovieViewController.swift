@@ -1,17 +1,11 @@
-public import CinemaKit
-public import Hummingbird
+import CinemaKit
+import Hummingbird
 
 /// `/movieviews`, read-only: the view is written by the policies only.
-public struct MovieViewController: Sendable {
+struct MovieViewController: Controller {
     let persistence: Persistence
 
-    public init(persistence: Persistence) {
-        self.persistence = persistence
-    }
-
-    public var endpoints: RouteCollection<BasicRequestContext> {
-        let routes = RouteCollection(context: BasicRequestContext.self)
-        routes.addReadRoutes(MovieViewRepository.views, persistence: persistence)
-        return routes
+    func addRoutes(to routes: RouteCollection<BasicRequestContext>) {
+        routes.addResourceRoutes(MovieViewRepository.self, persistence: persistence)
     }
 }

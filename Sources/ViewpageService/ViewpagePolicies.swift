@@ -4,37 +4,34 @@ import Logging
 
 /// The view handlers of the original, one per event it listed.
 public enum ViewpagePolicies {
-    public static var handlers: EventHandlers {
-        var handlers = EventHandlers()
-        handlers.on(MovieRegistered.self) { event, context in
+    public static let handlers = EventHandlers()
+        .on(MovieRegistered.self) { event, context in
             try await MovieViewRepository.replace(.registered(event.body), on: context.database)
         }
-        handlers.on(MovieModified.self) { event, context in
+        .on(MovieModified.self) { event, context in
             try await updateView(event.movieId, context) { $0.showDetails(of: event.body) }
         }
-        handlers.on(MovieReserved.self) { event, context in
+        .on(MovieReserved.self) { event, context in
             try await updateView(event.movieId, context) { $0.showStatus(of: event.body) }
         }
-        handlers.on(MovieCancelled.self) { event, context in
+        .on(MovieCancelled.self) { event, context in
             try await updateView(event.movieId, context) { $0.showStatus(of: event.body) }
         }
-        handlers.on(MovieDeleted.self) { event, context in
+        .on(MovieDeleted.self) { event, context in
             try await MovieViewRepository.delete(event.movieId, on: context.database)
         }
-        handlers.on(ReservationConfirmed.self) { event, context in
+        .on(ReservationConfirmed.self) { event, context in
             try await updateView(event.movieId, context) { $0.showReservation(event.body) }
         }
-        handlers.on(ReservationCancelled.self) { event, context in
+        .on(ReservationCancelled.self) { event, context in
             try await updateView(event.movieId, context) { $0.showStatus(of: event.body) }
         }
-        handlers.on(PaymentApproved.self) { event, context in
+        .on(PaymentApproved.self) { event, context in
             try await updateView(event.movieId, context) { $0.showPayment(event.body) }
         }
-        handlers.on(PaymentCancelled.self) { event, context in
+        .on(PaymentCancelled.self) { event, context in
             try await updateView(event.movieId, context) { $0.showStatus(of: event.body) }
         }
-        return handlers
-    }
 
     /// Changes the movie's row; a movie the view has never seen is skipped (its registration is
     /// the only event that creates a row).

@@ -19,8 +19,7 @@ import Testing
     /// A processor whose one handler counts in the database and records a follow-up event.
     func processor(_ store: SQLiteStore, maxAttempts: Int = 3, failures: Int = 0, retryLater: Bool = false) -> EventProcessor {
         let remainingFailures = Mutex(failures)
-        var handlers = EventHandlers()
-        handlers.on(ReservationConfirmed.self) { event, context in
+        let handlers = EventHandlers().on(ReservationConfirmed.self) { event, context in
             let fail = remainingFailures.withLock { count -> Bool in
                 guard count > 0 else { return false }
                 count -= 1
@@ -104,8 +103,7 @@ import Testing
     @Test func aRetryInterruptedByShutdownLeavesTheEventForRedelivery() async throws {
         let store = try await temporaryStore(schema: counterSchema)
         let attempts = Mutex(0)
-        var handlers = EventHandlers()
-        handlers.on(ReservationConfirmed.self) { _, _ in
+        let handlers = EventHandlers().on(ReservationConfirmed.self) { _, _ in
             attempts.withLock { $0 += 1 }
             throw RetryLater("never")
         }

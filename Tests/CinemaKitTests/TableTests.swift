@@ -5,17 +5,13 @@ import Testing
 
 /// Rows are read and written through the entity's Codable conformance.
 @Suite struct TableTests {
-    static let reservations = Table<Reservation>("reservation", idColumn: "rsvId", id: \.rsvId)
-    static let schema = [
-        SchemaStep { database in
-            try await database.create(table: "reservation").ifNotExists()
-                .identityColumn("rsvId")
-                .column("movieId", type: .bigint, .notNull)
-                .column("status", type: .text)
-                .column("payId", type: .bigint)
-                .run()
-        }
-    ]
+    static let reservations = Table<Reservation>("reservation", idColumn: "rsvId", id: \.rsvId) {
+        $0.identityColumn("rsvId")
+            .column("movieId", type: .bigint, .notNull)
+            .column("status", type: .text)
+            .column("payId", type: .bigint)
+    }
+    static let schema = [reservations.creation]
 
     @Test func insertAssignsTheIdAndEveryFieldRoundTrips() async throws {
         let store = try await temporaryStore(schema: Self.schema)

@@ -40,7 +40,7 @@ import Testing
         // A second cancel request (another message) finds it cancelled already: no second event.
         #expect(try await service.deliver(request) == .applied)
         #expect(try await service.recordedEventTypes() == ["PaymentApproved", "PaymentCancelled"])
-        let payment = try await service.store.read { try await PaymentRepository.payments.find(1, on: $0) }
+        let payment = try await service.store.read { try await PaymentRepository.table.find(1, on: $0) }
         #expect(payment?.status == .cancelled)
         try await service.application().test(.router) { client async throws in
             #expect((try await client.send(.patch, "/payments/1", #"{"status":"paid"}"#)).status == .conflict)

@@ -41,7 +41,7 @@ import Testing
             #expect(created.json?["rsvId"] == .integer(1))
             #expect(created.json?["status"] == .string("reqReserve"))
             #expect(created.json?["payId"] == .null)
-            let payments = try await payment.store.read { try await PaymentRepository.payments.all(on: $0) }
+            let payments = try await payment.store.read { try await PaymentRepository.table.all(on: $0) }
             #expect(payments.map(\.rsvId) == [1])
             #expect(try await reservation.recordedEventTypes() == ["ReservationCreated"])
             #expect(try await payment.recordedEventTypes() == ["PaymentApproved"])
@@ -66,7 +66,7 @@ import Testing
             #expect((try await client.send(.post, "/reservations", #"{"movieId":"one"}"#)).json?["field"] == .string("movieId"))
             #expect((try await client.send(.post, "/reservations", #"{"movieId":1,"status":"reserved"}"#)).status == .badRequest)
             #expect((try await client.send(.post, "/reservations", "{")).status == .badRequest)
-            #expect(try await payment.store.read { try await PaymentRepository.payments.all(on: $0) }.isEmpty)
+            #expect(try await payment.store.read { try await PaymentRepository.table.all(on: $0) }.isEmpty)
             #expect(try await reservation.recordedEventTypes().isEmpty)
         }
     }

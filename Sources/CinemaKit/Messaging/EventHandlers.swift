@@ -29,11 +29,14 @@ public struct EventHandlers: Sendable {
 
     public init() {}
 
-    public mutating func on<Kind: EventKind>(
+    /// These handlers and `handler` for events of `type`; a service's policies read as a table:
+    /// `EventHandlers().on(ReviewCreated.self) { … }.on(ReviewDeleted.self) { … }`.
+    public func on<Kind: EventKind>(
         _ type: Event<Kind>.Type,
         _ handler: @escaping @Sendable (Event<Kind>, HandlerContext) async throws -> Void
-    ) {
-        handlers[Kind.name] = { json, context in
+    ) -> EventHandlers {
+        var extended = self
+        extended.handlers[Kind.name] = { json, context in
             let event: Event<Kind>
             do {
                 event = try Event<Kind>.decode(fromJSON: json)
@@ -42,6 +45,7 @@ public struct EventHandlers: Sendable {
             }
             try await handler(event, context)
         }
+        return extended
     }
 
     public var eventTypes: Set<String> { Set(handlers.keys) }

@@ -8,12 +8,23 @@ public struct Table<Row: Codable & Sendable>: Sendable {
     public let name: String
     public let idColumn: String
     private let id: any WritableKeyPath<Row, Int64> & Sendable
+    private let columns: @Sendable (SQLCreateTableBuilder) -> SQLCreateTableBuilder
 
-    /// The table name doubles as the noun in "no movie with id 3".
-    public init(_ name: String, idColumn: String, id: any WritableKeyPath<Row, Int64> & Sendable) {
+    /// The table name doubles as the noun in "no movie with id 3". `columns` declares the columns
+    /// on a `CREATE TABLE IF NOT EXISTS` for `creation`; their names are the entity's coding keys.
+    public init(
+        _ name: String, idColumn: String, id: any WritableKeyPath<Row, Int64> & Sendable,
+        columns: @escaping @Sendable (SQLCreateTableBuilder) -> SQLCreateTableBuilder
+    ) {
         self.name = name
         self.idColumn = idColumn
         self.id = id
+        self.columns = columns
+    }
+
+    /// Creates the table unless it exists.
+    public var creation: SchemaStep {
+        SchemaStep { database in try await columns(database.create(table: name).ifNotExists()).run() }
     }
 
     /// Absent optionals become NULL rather than being left out, so an update can clear a column.
