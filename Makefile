@@ -20,7 +20,7 @@ SWIFT_TEST_FLAGS ?=
 START_TARGETS := $(addprefix start-,$(SERVICES))
 STOP_TARGETS := $(addprefix stop-,$(SERVICES))
 
-.PHONY: help setup build broker broker-stop up down status logs events test clean distclean \
+.PHONY: help setup build broker broker-stop up down status logs events test lint format clean distclean \
 	$(START_TARGETS) $(STOP_TARGETS)
 
 help:
@@ -34,7 +34,8 @@ help:
 	@echo "make start-NAME     start one service   (NAME: $(SERVICES))"
 	@echo "make stop-NAME      stop one service (SIGTERM, wait)"
 	@echo "make broker         start the broker and create the topic;  make broker-stop"
-	@echo "make test           setup + broker + swift build --build-tests + swift test"
+	@echo "make test           setup + format lint + swift build --build-tests + swift test"
+	@echo "make lint           swift format lint --strict (the style in .swift-format);  make format fixes it"
 	@echo "make clean          stop everything and remove .run;  make distclean also removes .tools"
 
 setup:
@@ -73,9 +74,18 @@ $(STOP_TARGETS): stop-%:
 
 # The integration tests start their own brokers and services on free ports, so `make test`
 # neither needs nor disturbs a running `make up`. make exits non-zero (2) when swift test fails.
-test: setup
+test: setup lint
 	$(TEST_ENV) swift build --build-tests
 	$(TEST_ENV) swift test $(SWIFT_TEST_FLAGS)
+
+# One style, checked: .swift-format at the root; `make format` rewrites, `make lint` only judges.
+FORMAT_PATHS := Package.swift Sources Tests
+
+lint:
+	swift format lint --strict --parallel --recursive $(FORMAT_PATHS)
+
+format:
+	swift format format --in-place --parallel --recursive $(FORMAT_PATHS)
 
 clean:
 	@bash scripts/cinema.sh down

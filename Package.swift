@@ -89,8 +89,9 @@ struct KitModule {
         // Logging and metrics bootstrap, shared by the services and the gateway.
         .init(name: "CinemaObservability", dependencies: [.logging, .metrics, .prometheus], hasTests: false),
         // HTTP plumbing: JSON errors, HAL, paging, request fields, probe routes, header names.
-        .init(name: "CinemaHTTP", dependencies: ["CinemaJSON", .hummingbird, .httpTypes, .logging, .prometheus],
-              testDependencies: [.hummingbirdTesting]),
+        .init(
+            name: "CinemaHTTP", dependencies: ["CinemaJSON", .hummingbird, .httpTypes, .logging, .prometheus],
+            testDependencies: [.hummingbirdTesting]),
         // What a service is made of: domain errors, the store, outbox/inbox, consumer, relay, runtime.
         .init(
             name: "CinemaKit",
@@ -104,13 +105,17 @@ struct KitModule {
         // and event delivery through the real processor.
         .init(
             name: "CinemaTesting",
-            dependencies: ["CinemaKit", "CinemaEvents", "CinemaHTTP", "CinemaJSON", .hummingbird, .hummingbirdTesting, .httpTypes, .logging],
+            dependencies: [
+                "CinemaKit", "CinemaEvents", "CinemaHTTP", "CinemaJSON", .hummingbird, .hummingbirdTesting, .httpTypes, .logging,
+            ],
             hasTests: false
         ),
         // The HTTP gateway on 8088.
         .init(
             name: "Gateway",
-            dependencies: ["CinemaHTTP", "CinemaObservability", .hummingbird, .httpTypes, .logging, .prometheus, .serviceLifecycle, .unixSignals]
+            dependencies: [
+                "CinemaHTTP", "CinemaObservability", .hummingbird, .httpTypes, .logging, .prometheus, .serviceLifecycle, .unixSignals,
+            ]
                 + Target.Dependency.httpClientStack,
             testDependencies: [.hummingbirdTesting, .httpTypes] + Target.Dependency.httpClientStack
         ),

@@ -28,7 +28,7 @@ public struct JSONValueEncoder: Sendable {
 
 /// Containers hold references into the tree, so that a nested container written after its parent
 /// was created still lands in the parent.
-private final class ObjectNode {
+final class ObjectNode {
     var members: [(String, Node)] = []
 
     func set(_ node: Node, for key: String) {
@@ -40,11 +40,11 @@ private final class ObjectNode {
     }
 }
 
-private final class ArrayNode {
+final class ArrayNode {
     var elements: [Node] = []
 }
 
-private enum Node {
+enum Node {
     case value(JSONValue)
     case object(ObjectNode)
     case array(ArrayNode)
@@ -61,7 +61,7 @@ private enum Node {
     }
 }
 
-private final class TreeEncoder: Encoder {
+final class TreeEncoder: Encoder {
     let codingPath: [any CodingKey]
     var userInfo: [CodingUserInfoKey: Any] { [:] }
     private var root: Node?
@@ -99,13 +99,13 @@ private final class TreeEncoder: Encoder {
         SingleContainer(encoder: self)
     }
 
-    fileprivate func setSingle(_ node: Node) {
+    func setSingle(_ node: Node) {
         root = node
     }
 }
 
 /// Turns one leaf or nested value into a node.
-private func makeNode(for value: some Encodable, at codingPath: [any CodingKey]) throws -> Node {
+func makeNode(for value: some Encodable, at codingPath: [any CodingKey]) throws -> Node {
     switch value {
     case let value as String: return .value(.string(value))
     case let value as Bool: return .value(.bool(value))
@@ -120,7 +120,7 @@ private func makeNode(for value: some Encodable, at codingPath: [any CodingKey])
     }
 }
 
-private func integer(_ value: some BinaryInteger, at codingPath: [any CodingKey]) throws -> JSONValue {
+func integer(_ value: some BinaryInteger, at codingPath: [any CodingKey]) throws -> JSONValue {
     guard let exact = Int64(exactly: value) else {
         throw EncodingError.invalidValue(value, .init(codingPath: codingPath, debugDescription: "\(value) does not fit in 64 bits"))
     }
@@ -129,7 +129,7 @@ private func integer(_ value: some BinaryInteger, at codingPath: [any CodingKey]
 
 // MARK: - Containers
 
-private struct KeyedContainer<Key: CodingKey>: KeyedEncodingContainerProtocol {
+struct KeyedContainer<Key: CodingKey>: KeyedEncodingContainerProtocol {
     let node: ObjectNode
     let codingPath: [any CodingKey]
 
@@ -201,74 +201,5 @@ private struct KeyedContainer<Key: CodingKey>: KeyedEncodingContainerProtocol {
         let child = TreeEncoder(codingPath: codingPath)
         node.set(.deferred(child), for: name)
         return child
-    }
-}
-
-private struct UnkeyedContainer: UnkeyedEncodingContainer {
-    let node: ArrayNode
-    let codingPath: [any CodingKey]
-    var count: Int { node.elements.count }
-
-    private struct Index: CodingKey {
-        var intValue: Int?
-        var stringValue: String { "\(intValue ?? 0)" }
-        init(_ index: Int) { intValue = index }
-        init?(intValue: Int) { self.intValue = intValue }
-        init?(stringValue: String) { nil }
-    }
-
-    private var nextPath: [any CodingKey] { codingPath + [Index(count)] }
-
-    mutating func encodeNil() throws { node.elements.append(.value(.null)) }
-    mutating func encode<T: Encodable>(_ value: T) throws {
-        node.elements.append(try makeNode(for: value, at: nextPath))
-    }
-
-    mutating func nestedContainer<NestedKey: CodingKey>(keyedBy keyType: NestedKey.Type) -> KeyedEncodingContainer<NestedKey> {
-        let nested = ObjectNode()
-        let path = nextPath
-        node.elements.append(.object(nested))
-        return KeyedEncodingContainer(KeyedContainer<NestedKey>(node: nested, codingPath: path))
-    }
-
-    mutating func nestedUnkeyedContainer() -> any UnkeyedEncodingContainer {
-        let nested = ArrayNode()
-        let path = nextPath
-        node.elements.append(.array(nested))
-        return UnkeyedContainer(node: nested, codingPath: path)
-    }
-
-    mutating func superEncoder() -> any Encoder {
-        let child = TreeEncoder(codingPath: nextPath)
-        node.elements.append(.deferred(child))
-        return child
-    }
-}
-
-private struct SingleContainer: SingleValueEncodingContainer {
-    let encoder: TreeEncoder
-    var codingPath: [any CodingKey] { encoder.codingPath }
-
-    mutating func encodeNil() throws { encoder.setSingle(.value(.null)) }
-    mutating func encode(_ value: Bool) throws { encoder.setSingle(.value(.bool(value))) }
-    mutating func encode(_ value: String) throws { encoder.setSingle(.value(.string(value))) }
-    mutating func encode(_ value: Double) throws { encoder.setSingle(.value(.number(value))) }
-    mutating func encode(_ value: Float) throws { encoder.setSingle(.value(.number(Double(value)))) }
-    mutating func encode(_ value: Int) throws { try encodeInteger(value) }
-    mutating func encode(_ value: Int8) throws { try encodeInteger(value) }
-    mutating func encode(_ value: Int16) throws { try encodeInteger(value) }
-    mutating func encode(_ value: Int32) throws { try encodeInteger(value) }
-    mutating func encode(_ value: Int64) throws { try encodeInteger(value) }
-    mutating func encode(_ value: UInt) throws { try encodeInteger(value) }
-    mutating func encode(_ value: UInt8) throws { try encodeInteger(value) }
-    mutating func encode(_ value: UInt16) throws { try encodeInteger(value) }
-    mutating func encode(_ value: UInt32) throws { try encodeInteger(value) }
-    mutating func encode(_ value: UInt64) throws { try encodeInteger(value) }
-    mutating func encode<T: Encodable>(_ value: T) throws {
-        encoder.setSingle(try makeNode(for: value, at: codingPath))
-    }
-
-    private func encodeInteger(_ value: some BinaryInteger) throws {
-        encoder.setSingle(.value(try integer(value, at: codingPath)))
     }
 }

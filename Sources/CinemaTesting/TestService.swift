@@ -80,7 +80,8 @@ extension TestClientProtocol {
             headers: body == nil ? [:] : [.contentType: "application/json"],
             body: body.map { ByteBuffer(string: $0) }
         ) { response in
-            JSONReply(status: response.status, headers: response.headers, json: try? JSONValue.parse(Array(response.body.readableBytesView)))
+            JSONReply(
+                status: response.status, headers: response.headers, json: try? JSONValue.parse(Array(response.body.readableBytesView)))
         }
     }
 }

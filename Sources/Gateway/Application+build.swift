@@ -1,10 +1,10 @@
 public import AsyncHTTPClient
-public import Hummingbird
 import CinemaHTTP
-public import Prometheus
+public import Hummingbird
 public import Logging
 public import NIOCore
 import NIOPosix
+public import Prometheus
 import ServiceLifecycle
 import UnixSignals
 

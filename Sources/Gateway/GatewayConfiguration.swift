@@ -105,7 +105,8 @@ public struct GatewayConfiguration: Sendable {
             viewpageURL: value("VIEWPAGE_URL") ?? "http://127.0.0.1:8085"
         )
         let port = value("PORT").flatMap(Int.init).filter { (0...65_535).contains($0) } ?? defaults.port
-        let timeout = value("GATEWAY_UPSTREAM_TIMEOUT_MS").flatMap(Int.init).filter { $0 > 0 }
+        let timeout =
+            value("GATEWAY_UPSTREAM_TIMEOUT_MS").flatMap(Int.init).filter { $0 > 0 }
             .map { Duration.milliseconds($0) } ?? defaults.upstreamTimeout
         let maxBodySize = value("GATEWAY_MAX_BODY_SIZE").flatMap(Int.init).filter { $0 >= 0 } ?? defaults.maxBodySize
         return GatewayConfiguration(

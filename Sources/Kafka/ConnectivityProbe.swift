@@ -22,7 +22,10 @@ final class ConnectivityProbe: Sendable {
 
     func isConnected(_ handle: RDKafkaHandle) async -> Bool {
         await withCheckedContinuation { (continuation: CheckedContinuation<Bool, Never>) in
-            enum Action { case answer(Bool), wait, probe }
+            enum Action {
+                case answer(Bool)
+                case wait, probe
+            }
             let now = ContinuousClock.now
             // Decide under the lock; resume or start the request outside it.
             let action: Action = state.withLock { state in

@@ -4,6 +4,7 @@ import Foundation
 public import NIOCore
 import NIOHTTP1
 import NIOPosix
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -77,7 +78,9 @@ public struct HTTPPaymentClient: PaymentClient {
         }
     }
 
-    private func call(_ method: HTTPMethod, _ path: String, body: JSONValue?, correlationId: String) async throws(PaymentCallError) -> (Int, JSONValue?) {
+    private func call(
+        _ method: HTTPMethod, _ path: String, body: JSONValue?, correlationId: String
+    ) async throws(PaymentCallError) -> (Int, JSONValue?) {
         var request = HTTPClientRequest(url: baseURL + path)
         request.method = method
         request.headers.add(name: "X-Correlation-Id", value: correlationId)

@@ -9,22 +9,31 @@ import Testing
             timestamp: "20220407055544"
         )
         let json = String(decoding: try event.encodedJSON(), as: UTF8.self)
-        #expect(json == #"{"eventType":"MovieRegistered","timestamp":"20220407055544","movieId":1,"status":"available","desc":"Beautiful Movie~","reviewCnt":0,"lastAction":"register","me":true}"#)
+        #expect(
+            json
+                == #"{"eventType":"MovieRegistered","timestamp":"20220407055544","movieId":1,"status":"available","desc":"Beautiful Movie~","reviewCnt":0,"lastAction":"register","me":true}"#
+        )
     }
 
     @Test func nullFieldsAreWrittenAsNullNotOmitted() throws {
         let event = ReservationCreated(Reservation(rsvId: 2, movieId: 1, status: .requested, payId: nil), timestamp: "20220407070320")
-        #expect(String(decoding: try event.encodedJSON(), as: UTF8.self)
-            == #"{"eventType":"ReservationCreated","timestamp":"20220407070320","rsvId":2,"movieId":1,"status":"reqReserve","payId":null,"me":true}"#)
+        #expect(
+            String(decoding: try event.encodedJSON(), as: UTF8.self)
+                == #"{"eventType":"ReservationCreated","timestamp":"20220407070320","rsvId":2,"movieId":1,"status":"reqReserve","payId":null,"me":true}"#
+        )
     }
 
     @Test func paymentAndReviewShapes() throws {
         let payment = PaymentCancelled(Payment(payId: 1, rsvId: 1, movieId: 1, status: .cancelled), timestamp: "20220407070636")
-        #expect(String(decoding: try payment.encodedJSON(), as: UTF8.self)
-            == #"{"eventType":"PaymentCancelled","timestamp":"20220407070636","payId":1,"rsvId":1,"movieId":1,"status":"cancelled","me":true}"#)
+        #expect(
+            String(decoding: try payment.encodedJSON(), as: UTF8.self)
+                == #"{"eventType":"PaymentCancelled","timestamp":"20220407070636","payId":1,"rsvId":1,"movieId":1,"status":"cancelled","me":true}"#
+        )
         let review = ReviewCreated(Review(reviewId: 3, movieId: 1, content: "say \"hi\"\n\u{1}"), timestamp: "20220407070636")
-        #expect(String(decoding: try review.encodedJSON(), as: UTF8.self)
-            == #"{"eventType":"ReviewCreated","timestamp":"20220407070636","reviewId":3,"movieId":1,"content":"say \"hi\"\n\u0001","me":true}"#)
+        #expect(
+            String(decoding: try review.encodedJSON(), as: UTF8.self)
+                == #"{"eventType":"ReviewCreated","timestamp":"20220407070636","reviewId":3,"movieId":1,"content":"say \"hi\"\n\u0001","me":true}"#
+        )
     }
 
     @Test func everyEventRoundTripsThroughItsJSON() throws {
@@ -37,12 +46,20 @@ import Testing
             #expect(decoded == event)
             #expect(try EventEnvelopeHead.decode(fromJSON: try event.encodedJSON()).eventType == Kind.name)
         }
-        try check(MovieRegistered(movie)); try check(MovieModified(movie)); try check(MovieReserved(movie))
-        try check(MovieCancelled(movie)); try check(MovieDeleted(movie))
-        try check(ReviewCreated(review)); try check(ReviewModified(review)); try check(ReviewDeleted(review))
-        try check(ReservationCreated(reservation)); try check(ReservationConfirmed(reservation))
-        try check(ReservationCancelRequested(reservation)); try check(ReservationCancelled(reservation))
-        try check(PaymentApproved(payment)); try check(PaymentCancelled(payment))
+        try check(MovieRegistered(movie))
+        try check(MovieModified(movie))
+        try check(MovieReserved(movie))
+        try check(MovieCancelled(movie))
+        try check(MovieDeleted(movie))
+        try check(ReviewCreated(review))
+        try check(ReviewModified(review))
+        try check(ReviewDeleted(review))
+        try check(ReservationCreated(reservation))
+        try check(ReservationConfirmed(reservation))
+        try check(ReservationCancelRequested(reservation))
+        try check(ReservationCancelled(reservation))
+        try check(PaymentApproved(payment))
+        try check(PaymentCancelled(payment))
         #expect(EventKinds.allNames.count == 14)
         #expect(Set(EventKinds.allNames).count == 14)
     }
@@ -82,14 +99,19 @@ import Testing
         (ReviewDeleted(review, timestamp: "20261126060249") as any OutgoingEvent, "ReviewDeleted", reviewJSON),
         (ReservationCreated(reservation, timestamp: "20261126060249") as any OutgoingEvent, "ReservationCreated", reservationJSON),
         (ReservationConfirmed(reservation, timestamp: "20261126060249") as any OutgoingEvent, "ReservationConfirmed", reservationJSON),
-        (ReservationCancelRequested(reservation, timestamp: "20261126060249") as any OutgoingEvent, "ReservationCancelRequested", reservationJSON),
+        (
+            ReservationCancelRequested(reservation, timestamp: "20261126060249") as any OutgoingEvent, "ReservationCancelRequested",
+            reservationJSON
+        ),
         (ReservationCancelled(reservation, timestamp: "20261126060249") as any OutgoingEvent, "ReservationCancelled", reservationJSON),
         (PaymentApproved(payment, timestamp: "20261126060249") as any OutgoingEvent, "PaymentApproved", paymentJSON),
         (PaymentCancelled(payment, timestamp: "20261126060249") as any OutgoingEvent, "PaymentCancelled", paymentJSON),
     ])
     func everyEventHasTheOriginalsBytes(event: any OutgoingEvent, eventType: String, fields: String) throws {
         #expect(event.eventType == eventType)
-        #expect(String(decoding: try event.encodedJSON(), as: UTF8.self) == #"{"eventType":""# + eventType + #"","timestamp":"20261126060249","# + fields + #","me":true}"#)
+        #expect(
+            String(decoding: try event.encodedJSON(), as: UTF8.self) == #"{"eventType":""# + eventType + #"","timestamp":"20261126060249","#
+                + fields + #","me":true}"#)
     }
 
     /// Statuses are the original's words; an event carrying another one is not ours to apply.
@@ -98,7 +120,8 @@ import Testing
         #expect(MovieStatus.allCases.map(\.rawValue) == ["available", "reserved"])
         #expect(MovieAction.allCases.map(\.rawValue) == ["register", "modify", "review", "reserved", "cancelled"])
         #expect(PaymentStatus.allCases.map(\.rawValue) == ["paid", "cancelled"])
-        let json = #"{"eventType":"PaymentApproved","timestamp":"20261126060249","payId":1,"rsvId":1,"movieId":1,"status":"free","me":true}"#
+        let json =
+            #"{"eventType":"PaymentApproved","timestamp":"20261126060249","payId":1,"rsvId":1,"movieId":1,"status":"free","me":true}"#
         #expect(throws: DecodingError.self) { try PaymentApproved.decode(fromJSON: Array(json.utf8)) }
     }
 }

@@ -69,7 +69,8 @@ import Testing
             let pageRequest = try PageRequest(request: request)
             let all = (1...45).map { Thing(thingId: Int64($0)) }
             let items = Array(all.dropFirst(pageRequest.offset).prefix(pageRequest.size))
-            return try HAL.collectionResponse(Page(items: items, request: pageRequest, totalElements: all.count), links: LinkBuilder(request: request))
+            return try HAL.collectionResponse(
+                Page(items: items, request: pageRequest, totalElements: all.count), links: LinkBuilder(request: request))
         }
         router.get("boom") { _, _ -> Response in throw CancellationError() }
         return Application(router: router)
@@ -85,8 +86,10 @@ import Testing
                 #expect(response.status == .created)
                 #expect(response.headers[.location] == "http://localhost:8088/things/4")
                 #expect(response.headers[.contentType] == "application/hal+json")
-                #expect(String(buffer: response.body)
-                    == #"{"thingId":4,"_links":{"self":{"href":"http://localhost:8088/things/4"},"thing":{"href":"http://localhost:8088/things/4"}}}"#)
+                #expect(
+                    String(buffer: response.body)
+                        == #"{"thingId":4,"_links":{"self":{"href":"http://localhost:8088/things/4"},"thing":{"href":"http://localhost:8088/things/4"}}}"#
+                )
             }
         }
     }
@@ -98,7 +101,10 @@ import Testing
                 ("[1]", .badRequest, "request body must be a JSON object, not an array"),
                 ("", .badRequest, "request body is empty; send a JSON object"),
                 (#"{"thingId":"x"}"#, .badRequest, #"thingId must be an integer, got "x""#),
-                (String(repeating: " ", count: RequestFields.maximumBodySize + 10) + "{}", .contentTooLarge, "request body exceeds 65536 bytes"),
+                (
+                    String(repeating: " ", count: RequestFields.maximumBodySize + 10) + "{}", .contentTooLarge,
+                    "request body exceeds 65536 bytes"
+                ),
             ] {
                 try await client.execute(uri: "/things", method: .post, body: ByteBuffer(string: body)) { response in
                     #expect(response.status == status)
@@ -130,10 +136,17 @@ import Testing
         try await app().test(.router) { client in
             try await client.execute(uri: "/things?page=1&size=20", method: .get) { response in
                 let json = try JSONValue.parse(Array(response.body.readableBytesView))
-                guard case .array(let items)? = json["_embedded"]?["things"] else { Issue.record("no _embedded.things"); return }
+                guard case .array(let items)? = json["_embedded"]?["things"] else {
+                    Issue.record("no _embedded.things")
+                    return
+                }
                 #expect(items.count == 20)
                 #expect(items.first?["thingId"] == .integer(21))
-                #expect(json["page"] == .object([("size", .integer(20)), ("totalElements", .integer(45)), ("totalPages", .integer(3)), ("number", .integer(1))]))
+                #expect(
+                    json["page"]
+                        == .object([
+                            ("size", .integer(20)), ("totalElements", .integer(45)), ("totalPages", .integer(3)), ("number", .integer(1)),
+                        ]))
                 #expect(json["_links"]?["next"]?["href"] != nil)
                 #expect(json["_links"]?["prev"]?["href"] != nil)
             }

@@ -14,8 +14,9 @@ import Testing
 
     @Test func membersKeepDeclarationOrderAndAbsentOptionalsAreNull() throws {
         let value = try JSONValueEncoder().encode(Entity(zebra: 1, apple: nil, colour: .red, nested: [1, 2], flag: true, ratio: 0.5))
-        #expect(String(decoding: value.serialized(), as: UTF8.self)
-            == #"{"zebra":1,"apple":null,"colour":"red","nested":[1,2],"flag":true,"ratio":0.5}"#)
+        #expect(
+            String(decoding: value.serialized(), as: UTF8.self)
+                == #"{"zebra":1,"apple":null,"colour":"red","nested":[1,2],"flag":true,"ratio":0.5}"#)
     }
 
     @Test func stringsAreEscapedAsJSONRequiresAndNoMore() throws {

@@ -1,5 +1,6 @@
-@testable import CinemaKit
 import Testing
+
+@testable import CinemaKit
 
 @Suite struct ConfigurationTests {
     /// `_` stands for a dot and `__` for an underscore, so every librdkafka property can be named.

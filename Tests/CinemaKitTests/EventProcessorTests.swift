@@ -11,10 +11,12 @@ import Testing
     static func message(_ json: String, id: String? = UUID().uuidString, offset: Int64 = 0) -> IncomingMessage {
         var headers: [String: String] = [MessageHeader.correlationId: "corr-1"]
         if let id { headers[MessageHeader.messageId] = id }
-        return IncomingMessage(topic: "cinema", partition: 0, offset: offset, key: Array("1".utf8), value: Array(json.utf8), headers: headers)
+        return IncomingMessage(
+            topic: "cinema", partition: 0, offset: offset, key: Array("1".utf8), value: Array(json.utf8), headers: headers)
     }
 
-    static let confirmed = #"{"eventType":"ReservationConfirmed","timestamp":"20261126060250","rsvId":1,"movieId":1,"status":"reserved","payId":1,"me":true}"#
+    static let confirmed =
+        #"{"eventType":"ReservationConfirmed","timestamp":"20261126060250","rsvId":1,"movieId":1,"status":"reserved","payId":1,"me":true}"#
 
     /// A processor whose one handler counts in the database and records a follow-up event.
     func processor(_ store: SQLiteStore, maxAttempts: Int = 3, failures: Int = 0, retryLater: Bool = false) -> EventProcessor {
@@ -31,10 +33,12 @@ import Testing
                 throw Transient()
             }
             try await context.database.update("counter").set(SQLIdentifier("value"), to: SQLRaw("value + 1")).run()
-            try await context.events.record(MovieReserved(Movie(movieId: event.movieId, status: .reserved, desc: nil, reviewCnt: 0, lastAction: .reserved)))
+            try await context.events.record(
+                MovieReserved(Movie(movieId: event.movieId, status: .reserved, desc: nil, reviewCnt: 0, lastAction: .reserved)))
         }
-        return EventProcessor(persistence: Persistence(store: store), handlers: handlers, logger: Logger(label: "test"),
-                              maxAttempts: maxAttempts, initialBackoff: .milliseconds(1))
+        return EventProcessor(
+            persistence: Persistence(store: store), handlers: handlers, logger: Logger(label: "test"),
+            maxAttempts: maxAttempts, initialBackoff: .milliseconds(1))
     }
 
     @Test func anEventIsAppliedOnceEvenWhenRedelivered() async throws {
@@ -56,7 +60,9 @@ import Testing
     @Test func unknownEventTypesAreIgnoredWithoutEffect() async throws {
         let store = try await temporaryStore(schema: counterSchema)
         #expect(await processor(store).process(Self.message(#"{"eventType":"SomethingNew","x":1}"#)) == .ignored)
-        #expect(await processor(store).process(Self.message(Self.confirmed.replacingOccurrences(of: "ReservationConfirmed", with: "PaymentApproved"))) == .ignored)
+        #expect(
+            await processor(store).process(
+                Self.message(Self.confirmed.replacingOccurrences(of: "ReservationConfirmed", with: "PaymentApproved"))) == .ignored)
         #expect(try await counterValue(store) == 0)
         #expect(try await store.read { try await InboxRepository.parked(on: $0) }.isEmpty)
         await store.close()
@@ -90,7 +96,10 @@ import Testing
         let store = try await temporaryStore(schema: counterSchema)
         let message = Self.message(Self.confirmed, id: "m-stuck", offset: 7)
         let outcome = await processor(store, maxAttempts: 3, failures: 100).process(message)
-        guard case .parked(let reason) = outcome else { Issue.record("expected parked, got \(outcome)"); return }
+        guard case .parked(let reason) = outcome else {
+            Issue.record("expected parked, got \(outcome)")
+            return
+        }
         #expect(reason.contains("3 attempts"))
         let parked = try await store.read { try await InboxRepository.parked(on: $0) }
         #expect(parked.map(\.messageId) == ["m-stuck"])
@@ -107,8 +116,9 @@ import Testing
             attempts.withLock { $0 += 1 }
             throw RetryLater("never")
         }
-        let processor = EventProcessor(persistence: Persistence(store: store), handlers: handlers, logger: Logger(label: "test"),
-                                       maxAttempts: 1000, initialBackoff: .seconds(2))
+        let processor = EventProcessor(
+            persistence: Persistence(store: store), handlers: handlers, logger: Logger(label: "test"),
+            maxAttempts: 1000, initialBackoff: .seconds(2))
         let processing = Task { await processor.process(Self.message(Self.confirmed, id: "m-shutdown")) }
         while attempts.withLock({ $0 }) == 0 { await Task.yield() }
         processing.cancel()

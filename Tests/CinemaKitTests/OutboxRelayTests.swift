@@ -15,7 +15,8 @@ import Testing
             for index in 0..<count {
                 let movieId = Int64(index % 3 + 1)
                 try await OutboxRepository.enqueue(
-                    MovieModified(Movie(movieId: movieId, status: .available, desc: "v\(index)", reviewCnt: Int64(index), lastAction: .modify)),
+                    MovieModified(
+                        Movie(movieId: movieId, status: .available, desc: "v\(index)", reviewCnt: Int64(index), lastAction: .modify)),
                     metadata: EventMetadata(correlationId: "c-\(index)"), on: database
                 )
             }
@@ -25,9 +26,11 @@ import Testing
     @Test func publishesEveryRowKeyedByMovieWithHeadersThenDeletesIt() async throws {
         let cluster = try KafkaMockCluster(logger: logger)
         try cluster.createTopic("cinema", partitions: 3)
-        let producer = try KafkaProducer(configuration: .init(bootstrapServers: cluster.bootstrapServers, clientID: "relay-test"), logger: logger)
+        let producer = try KafkaProducer(
+            configuration: .init(bootstrapServers: cluster.bootstrapServers, clientID: "relay-test"), logger: logger)
         let consumer = try KafkaConsumer(
-            configuration: .init(bootstrapServers: cluster.bootstrapServers, groupID: "relay-check", topics: ["cinema"], clientID: "relay-check"),
+            configuration: .init(
+                bootstrapServers: cluster.bootstrapServers, groupID: "relay-check", topics: ["cinema"], clientID: "relay-check"),
             logger: logger
         )
         let store = try await temporaryStore()

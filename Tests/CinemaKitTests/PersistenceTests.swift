@@ -20,7 +20,7 @@ let counterSchema = [
             .column("value", type: .bigint, .notNull)
             .run()
         try await database.raw("INSERT OR IGNORE INTO counter (id, value) VALUES (1, 0)").run()
-    },
+    }
 ]
 
 func counterValue(_ store: some Store) async throws -> Int64 {
@@ -37,7 +37,8 @@ func counterValue(_ store: some Store) async throws -> Int64 {
             for _ in 0..<50 {
                 group.addTask {
                     try await store.transaction { database in
-                        let value = try await database.select().column("value").from("counter")
+                        let value =
+                            try await database.select().column("value").from("counter")
                             .first(decodingColumn: "value", as: Int64.self) ?? 0
                         await Task.yield()
                         try await database.update("counter").set("value", to: SQLBind(value + 1)).run()
@@ -91,7 +92,7 @@ func counterValue(_ store: some Store) async throws -> Int64 {
 
     @Test func identityColumnsNeverReuseAnId() async throws {
         let store = try await temporaryStore(schema: [
-            SchemaStep { try await $0.create(table: "item").ifNotExists().identityColumn("id").column("name", type: .text).run() },
+            SchemaStep { try await $0.create(table: "item").ifNotExists().identityColumn("id").column("name", type: .text).run() }
         ])
         func insert() async throws -> Int64 {
             try await store.transaction { database in

@@ -10,7 +10,10 @@ struct FaultIsolationTests {
     /// knows, and a known event with a broken body. Each service must log and skip (or park) them.
     func registerMovieAndWaitUntilReservable(_ cluster: CinemaCluster) async throws {
         try await cluster.produce(
-            ["this is not json", #"{"eventType":"SeatsRepainted","movieId":1}"#, #"{"eventType":"ReservationConfirmed","rsvId":"x","movieId":1}"#],
+            [
+                "this is not json", #"{"eventType":"SeatsRepainted","movieId":1}"#,
+                #"{"eventType":"ReservationConfirmed","rsvId":"x","movieId":1}"#,
+            ],
             key: "1"
         )
         let movie = try await cluster.request(.POST, "/movies", body: #"{"desc":"Fault drill"}"#)
@@ -44,7 +47,10 @@ struct FaultIsolationTests {
             let accepted = try await cluster.request(.POST, "/reservations", body: #"{"movieId":"1"}"#)
             #expect(accepted.status == 201)
             let id = try #require(accepted.json?["rsvId"])
-            guard case .integer(let rsvId) = id else { Issue.record("no rsvId"); return }
+            guard case .integer(let rsvId) = id else {
+                Issue.record("no rsvId")
+                return
+            }
             try await waitForReservation(cluster, id: Int(rsvId), status: "reserved")
             #expect(try await cluster.items("reservations").count == 2)
             #expect(try await cluster.items("payments").allSatisfy { $0["status"] == .string("paid") })

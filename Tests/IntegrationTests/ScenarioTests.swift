@@ -76,11 +76,12 @@ struct EndToEndTests {
         #expect(payments.map { $0["rsvId"] } == [.integer(1), .integer(2)])
 
         let messages = try await cluster.items("messages")
-        #expect(messages.map { $0["content"] } == [
-            .string("예약이 완료 되었습니다. 예약 영화 번호 : [1]"),
-            .string("예약이 완료 되었습니다. 예약 영화 번호 : [1]"),
-            .string("예약이 취소 되었습니다. 예약 영화 번호 : [1]"),
-        ])
+        #expect(
+            messages.map { $0["content"] } == [
+                .string("예약이 완료 되었습니다. 예약 영화 번호 : [1]"),
+                .string("예약이 완료 되었습니다. 예약 영화 번호 : [1]"),
+                .string("예약이 취소 되었습니다. 예약 영화 번호 : [1]"),
+            ])
 
         let reviews = try await cluster.items("reviews")
         #expect(reviews.count == 1)
@@ -105,27 +106,29 @@ struct EndToEndTests {
         #expect(events.count == 16)
         let normalized = events.map { Self.withoutTimestamp($0.json) }
         let movie2 = normalized.filter { $0.contains(#""movieId":2"#) }
-        #expect(movie2 == [
-            #"{"eventType":"MovieRegistered","timestamp":T,"movieId":2,"status":"available","desc":"Happy Story!","reviewCnt":0,"lastAction":"register","me":true}"#,
-        ])
+        #expect(
+            movie2 == [
+                #"{"eventType":"MovieRegistered","timestamp":T,"movieId":2,"status":"available","desc":"Happy Story!","reviewCnt":0,"lastAction":"register","me":true}"#
+            ])
         let movie1 = normalized.filter { $0.contains(#""movieId":1"#) }
-        #expect(movie1 == [
-            #"{"eventType":"MovieRegistered","timestamp":T,"movieId":1,"status":"available","desc":"Beautiful Movie~","reviewCnt":0,"lastAction":"register","me":true}"#,
-            #"{"eventType":"PaymentApproved","timestamp":T,"payId":1,"rsvId":1,"movieId":1,"status":"paid","me":true}"#,
-            #"{"eventType":"ReservationCreated","timestamp":T,"rsvId":1,"movieId":1,"status":"reqReserve","payId":null,"me":true}"#,
-            #"{"eventType":"ReservationConfirmed","timestamp":T,"rsvId":1,"movieId":1,"status":"reserved","payId":1,"me":true}"#,
-            #"{"eventType":"MovieReserved","timestamp":T,"movieId":1,"status":"reserved","desc":"Beautiful Movie~","reviewCnt":0,"lastAction":"reserved","me":true}"#,
-            #"{"eventType":"PaymentApproved","timestamp":T,"payId":2,"rsvId":2,"movieId":1,"status":"paid","me":true}"#,
-            #"{"eventType":"ReservationCreated","timestamp":T,"rsvId":2,"movieId":1,"status":"reqReserve","payId":null,"me":true}"#,
-            #"{"eventType":"ReservationConfirmed","timestamp":T,"rsvId":2,"movieId":1,"status":"reserved","payId":2,"me":true}"#,
-            #"{"eventType":"MovieReserved","timestamp":T,"movieId":1,"status":"reserved","desc":"Beautiful Movie~","reviewCnt":0,"lastAction":"reserved","me":true}"#,
-            #"{"eventType":"ReservationCancelRequested","timestamp":T,"rsvId":1,"movieId":1,"status":"reqCancel","payId":1,"me":true}"#,
-            #"{"eventType":"PaymentCancelled","timestamp":T,"payId":1,"rsvId":1,"movieId":1,"status":"cancelled","me":true}"#,
-            #"{"eventType":"ReservationCancelled","timestamp":T,"rsvId":1,"movieId":1,"status":"cancelled","payId":1,"me":true}"#,
-            #"{"eventType":"MovieCancelled","timestamp":T,"movieId":1,"status":"available","desc":"Beautiful Movie~","reviewCnt":0,"lastAction":"cancelled","me":true}"#,
-            #"{"eventType":"ReviewCreated","timestamp":T,"reviewId":1,"movieId":1,"content":"Great!","me":true}"#,
-            #"{"eventType":"MovieModified","timestamp":T,"movieId":1,"status":"available","desc":"Beautiful Movie~","reviewCnt":1,"lastAction":"review","me":true}"#,
-        ])
+        #expect(
+            movie1 == [
+                #"{"eventType":"MovieRegistered","timestamp":T,"movieId":1,"status":"available","desc":"Beautiful Movie~","reviewCnt":0,"lastAction":"register","me":true}"#,
+                #"{"eventType":"PaymentApproved","timestamp":T,"payId":1,"rsvId":1,"movieId":1,"status":"paid","me":true}"#,
+                #"{"eventType":"ReservationCreated","timestamp":T,"rsvId":1,"movieId":1,"status":"reqReserve","payId":null,"me":true}"#,
+                #"{"eventType":"ReservationConfirmed","timestamp":T,"rsvId":1,"movieId":1,"status":"reserved","payId":1,"me":true}"#,
+                #"{"eventType":"MovieReserved","timestamp":T,"movieId":1,"status":"reserved","desc":"Beautiful Movie~","reviewCnt":0,"lastAction":"reserved","me":true}"#,
+                #"{"eventType":"PaymentApproved","timestamp":T,"payId":2,"rsvId":2,"movieId":1,"status":"paid","me":true}"#,
+                #"{"eventType":"ReservationCreated","timestamp":T,"rsvId":2,"movieId":1,"status":"reqReserve","payId":null,"me":true}"#,
+                #"{"eventType":"ReservationConfirmed","timestamp":T,"rsvId":2,"movieId":1,"status":"reserved","payId":2,"me":true}"#,
+                #"{"eventType":"MovieReserved","timestamp":T,"movieId":1,"status":"reserved","desc":"Beautiful Movie~","reviewCnt":0,"lastAction":"reserved","me":true}"#,
+                #"{"eventType":"ReservationCancelRequested","timestamp":T,"rsvId":1,"movieId":1,"status":"reqCancel","payId":1,"me":true}"#,
+                #"{"eventType":"PaymentCancelled","timestamp":T,"payId":1,"rsvId":1,"movieId":1,"status":"cancelled","me":true}"#,
+                #"{"eventType":"ReservationCancelled","timestamp":T,"rsvId":1,"movieId":1,"status":"cancelled","payId":1,"me":true}"#,
+                #"{"eventType":"MovieCancelled","timestamp":T,"movieId":1,"status":"available","desc":"Beautiful Movie~","reviewCnt":0,"lastAction":"cancelled","me":true}"#,
+                #"{"eventType":"ReviewCreated","timestamp":T,"reviewId":1,"movieId":1,"content":"Great!","me":true}"#,
+                #"{"eventType":"MovieModified","timestamp":T,"movieId":1,"status":"available","desc":"Beautiful Movie~","reviewCnt":1,"lastAction":"review","me":true}"#,
+            ])
         // Every timestamp is 14 digits of today's local date and time.
         for event in events {
             #expect(event.json.range(of: #""timestamp":"\d{14}""#, options: .regularExpression) != nil)

@@ -30,7 +30,8 @@ struct ProducerField: Sendable, CustomTestStringConvertible {
         .init(label: "linger", change: { $0.linger = .milliseconds(20) }, property: "linger.ms", value: "20"),
         .init(label: "linger zero", change: { $0.linger = .zero }, property: "linger.ms", value: "0"),
         .init(label: "delivery timeout", change: { $0.deliveryTimeout = .seconds(2) }, property: "message.timeout.ms", value: "2000"),
-        .init(label: "auto-create topics", change: { $0.allowAutoCreateTopics = true }, property: "allow.auto.create.topics", value: "true"),
+        .init(
+            label: "auto-create topics", change: { $0.allowAutoCreateTopics = true }, property: "allow.auto.create.topics", value: "true"),
         .init(label: "client id", change: { $0.clientID = "other-client" }, property: "client.id", value: "other-client"),
         .init(label: "bootstrap servers", change: { $0.bootstrapServers = "a:1,b:2" }, property: "bootstrap.servers", value: "a:1,b:2"),
     ]
@@ -48,7 +49,9 @@ struct ConsumerField: Sendable, CustomTestStringConvertible {
         .init(label: "offset reset earliest", change: { $0.autoOffsetReset = .earliest }, property: "auto.offset.reset", value: "earliest"),
         .init(label: "session timeout", change: { $0.sessionTimeout = .seconds(10) }, property: "session.timeout.ms", value: "10000"),
         .init(label: "heartbeat", change: { $0.heartbeatInterval = .milliseconds(500) }, property: "heartbeat.interval.ms", value: "500"),
-        .init(label: "auto commit interval", change: { $0.autoCommitInterval = .seconds(1) }, property: "auto.commit.interval.ms", value: "1000"),
+        .init(
+            label: "auto commit interval", change: { $0.autoCommitInterval = .seconds(1) }, property: "auto.commit.interval.ms",
+            value: "1000"),
         .init(label: "group id", change: { $0.groupID = "other-group" }, property: "group.id", value: "other-group"),
         .init(label: "client id", change: { $0.clientID = "other-client" }, property: "client.id", value: "other-client"),
         .init(label: "bootstrap servers", change: { $0.bootstrapServers = "a:1" }, property: "bootstrap.servers", value: "a:1"),

@@ -90,8 +90,9 @@ private func isOther(_ code: KafkaError.Code) -> Bool {
     }
 
     @Test func descriptionNamesCodeValueAndFlags() {
-        #expect(KafkaError(code: .queueFull, message: "full", isRetriable: true).description
-            == "KafkaError(queueFull (-184), retriable): full")
+        #expect(
+            KafkaError(code: .queueFull, message: "full", isRetriable: true).description
+                == "KafkaError(queueFull (-184), retriable): full")
         #expect(KafkaError(code: .fatal, message: "gone").description == "KafkaError(fatal (-150), fatal): gone")
         #expect(KafkaError(code: .other(-1), message: "odd").description == "KafkaError(-1): odd")
     }

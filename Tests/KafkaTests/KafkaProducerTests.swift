@@ -172,7 +172,8 @@ import Testing
     @Test func isConnectedWithPrivateMockBroker() async throws {
         // The address is ignored: the private mock cluster takes over. It has no API to create
         // topics, so this one is created on use.
-        let producer = try makeProducer("127.0.0.1:1", clientID: "mock-producer", ["test.mock.num.brokers": "1", "allow.auto.create.topics": "true"])
+        let producer = try makeProducer(
+            "127.0.0.1:1", clientID: "mock-producer", ["test.mock.num.brokers": "1", "allow.auto.create.topics": "true"])
         try await withRunningServices([producer]) {
             try await waitUntil("producer connected") { await producer.isConnected() }
             let report = try await producer.send(KafkaOutgoingMessage(topic: "auto", key: nil, value: bytes("x")))

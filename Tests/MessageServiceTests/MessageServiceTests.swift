@@ -16,11 +16,15 @@ import Testing
         try await service.deliver(ReservationCancelled(reservation), messageId: "b")
         try await service.application().test(.router) { client async throws in
             let list = try await client.send(.get, "/messages")
-            guard case .array(let items)? = list.json?["_embedded"]?["messages"] else { Issue.record("no messages"); return }
-            #expect(items.map { $0["content"] } == [
-                .string("예약이 완료 되었습니다. 예약 영화 번호 : [2]"),
-                .string("예약이 취소 되었습니다. 예약 영화 번호 : [2]"),
-            ])
+            guard case .array(let items)? = list.json?["_embedded"]?["messages"] else {
+                Issue.record("no messages")
+                return
+            }
+            #expect(
+                items.map { $0["content"] } == [
+                    .string("예약이 완료 되었습니다. 예약 영화 번호 : [2]"),
+                    .string("예약이 취소 되었습니다. 예약 영화 번호 : [2]"),
+                ])
             #expect((try await client.send(.post, "/messages", #"{}"#)).status.code >= 400)
         }
         #expect(try await service.recordedEventTypes().isEmpty)

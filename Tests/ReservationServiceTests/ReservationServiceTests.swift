@@ -20,7 +20,8 @@ import Testing
             let port = try #require(paymentClient.port)
             let reservation = try await TestService(ReservationService.definition, environment: ["PAYMENT_URL": "http://127.0.0.1:\(port)"])
             // The movie is known from its registration event.
-            try await reservation.deliver(MovieRegistered(Movie(movieId: 1, status: .available, desc: nil, reviewCnt: 0, lastAction: .register)))
+            try await reservation.deliver(
+                MovieRegistered(Movie(movieId: 1, status: .available, desc: nil, reviewCnt: 0, lastAction: .register)))
             try await reservation.application().test(.router) { client async throws in
                 try await body(reservation, payment, client)
             }
@@ -91,7 +92,8 @@ import Testing
     @Test func paymentDownMeansNoReservationAndAnImmediateRetryLater() async throws {
         // Nothing listens on port 1.
         let reservation = try await TestService(ReservationService.definition, environment: ["PAYMENT_URL": "http://127.0.0.1:1"])
-        try await reservation.deliver(MovieRegistered(Movie(movieId: 1, status: .available, desc: nil, reviewCnt: 0, lastAction: .register)))
+        try await reservation.deliver(
+            MovieRegistered(Movie(movieId: 1, status: .available, desc: nil, reviewCnt: 0, lastAction: .register)))
         try await reservation.application().test(.router) { client async throws in
             let start = ContinuousClock.now
             let refused = try await client.send(.post, "/reservations", #"{"movieId":1}"#)
@@ -111,7 +113,10 @@ import Testing
         }
         let outcome = try await reservation.deliver(PaymentApproved(Payment(payId: 1, rsvId: rsvId, movieId: 1, status: .paid)))
         // With the pending payment never settling, the processor gives up and parks it.
-        guard case .parked(let reason) = outcome else { Issue.record("expected parked, got \(outcome)"); return }
+        guard case .parked(let reason) = outcome else {
+            Issue.record("expected parked, got \(outcome)")
+            return
+        }
         #expect(reason.contains("still being created"))
     }
 

@@ -18,16 +18,26 @@ import ViewpageService
         try await service.deliver(MovieRegistered(movie))
         try await service.deliver(PaymentApproved(Payment(payId: 1, rsvId: 1, movieId: 1, status: .paid)))
         try await service.deliver(ReservationConfirmed(Reservation(rsvId: 1, movieId: 1, status: .reserved, payId: 1)))
-        try await service.deliver(MovieReserved(Movie(movieId: 1, status: .reserved, desc: "Beautiful Movie~", reviewCnt: 0, lastAction: .reserved)))
+        try await service.deliver(
+            MovieReserved(Movie(movieId: 1, status: .reserved, desc: "Beautiful Movie~", reviewCnt: 0, lastAction: .reserved)))
         var row = try #require(try await view(service, 1))
-        #expect(row == MovieView(movieId: 1, desc: "Beautiful Movie~", reviewCnt: 0, movieStatus: .reserved, rsvId: 1, rsvStatus: .reserved, payId: 1, payStatus: .paid))
+        #expect(
+            row
+                == MovieView(
+                    movieId: 1, desc: "Beautiful Movie~", reviewCnt: 0, movieStatus: .reserved, rsvId: 1, rsvStatus: .reserved, payId: 1,
+                    payStatus: .paid))
 
         try await service.deliver(PaymentCancelled(Payment(payId: 1, rsvId: 1, movieId: 1, status: .cancelled)))
         try await service.deliver(ReservationCancelled(Reservation(rsvId: 1, movieId: 1, status: .cancelled, payId: 1)))
-        try await service.deliver(MovieCancelled(Movie(movieId: 1, status: .available, desc: "Beautiful Movie~", reviewCnt: 0, lastAction: .cancelled)))
+        try await service.deliver(
+            MovieCancelled(Movie(movieId: 1, status: .available, desc: "Beautiful Movie~", reviewCnt: 0, lastAction: .cancelled)))
         try await service.deliver(MovieModified(Movie(movieId: 1, status: .available, desc: "Renamed", reviewCnt: 3, lastAction: .review)))
         row = try #require(try await view(service, 1))
-        #expect(row == MovieView(movieId: 1, desc: "Renamed", reviewCnt: 3, movieStatus: .available, rsvId: 1, rsvStatus: .cancelled, payId: 1, payStatus: .cancelled))
+        #expect(
+            row
+                == MovieView(
+                    movieId: 1, desc: "Renamed", reviewCnt: 3, movieStatus: .available, rsvId: 1, rsvStatus: .cancelled, payId: 1,
+                    payStatus: .cancelled))
 
         try await service.application().test(.router) { client async throws in
             #expect((try await client.send(.get, "/movieviews/1")).json?["desc"] == .string("Renamed"))

@@ -27,7 +27,7 @@ public enum OutboxRepository {
                 .column("correlationId", type: .text, .notNull)
                 .column("causationId", type: .text)
                 .run()
-        },
+        }
     ]
 
     @discardableResult

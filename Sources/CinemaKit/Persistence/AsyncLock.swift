@@ -40,7 +40,10 @@ final class AsyncLock: Sendable {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
                 let resumeAtOnce = state.withLock { state -> Bool in
                     // Released or cancelled between deciding to wait and getting here.
-                    if !state.isLocked { state.isLocked = true; return true }
+                    if !state.isLocked {
+                        state.isLocked = true
+                        return true
+                    }
                     state.waiters.append((waiterID, continuation))
                     return false
                 }

@@ -184,24 +184,25 @@ private let errorCallback: @convention(c) (OpaquePointer?, Int32, UnsafePointer<
 }
 
 /// Served from `rd_kafka_poll` / `rd_kafka_flush` on the producer's queue.
-private let deliveryReportCallback: @convention(c) (OpaquePointer?, UnsafePointer<rd_kafka_message_t>?, UnsafeMutableRawPointer?) -> Void = {
-    _, message, opaque in
-    guard let message, let deliveries = ClientContext.from(opaque: opaque)?.deliveries else { return }
-    let id = UInt(bitPattern: message.pointee._private)
-    let result: Result<KafkaDeliveryReport, KafkaError>
-    if message.pointee.err == RD_KAFKA_RESP_ERR_NO_ERROR {
-        result = .success(
-            KafkaDeliveryReport(
-                topic: message.pointee.rkt.map { String(cString: rd_kafka_topic_name($0)) } ?? "",
-                partition: message.pointee.partition,
-                offset: message.pointee.offset
+private let deliveryReportCallback: @convention(c) (OpaquePointer?, UnsafePointer<rd_kafka_message_t>?, UnsafeMutableRawPointer?) -> Void =
+    {
+        _, message, opaque in
+        guard let message, let deliveries = ClientContext.from(opaque: opaque)?.deliveries else { return }
+        let id = UInt(bitPattern: message.pointee._private)
+        let result: Result<KafkaDeliveryReport, KafkaError>
+        if message.pointee.err == RD_KAFKA_RESP_ERR_NO_ERROR {
+            result = .success(
+                KafkaDeliveryReport(
+                    topic: message.pointee.rkt.map { String(cString: rd_kafka_topic_name($0)) } ?? "",
+                    partition: message.pointee.partition,
+                    offset: message.pointee.offset
+                )
             )
-        )
-    } else {
-        result = .failure(KafkaError(message.pointee.err))
+        } else {
+            result = .failure(KafkaError(message.pointee.err))
+        }
+        deliveries.resolve(id: id, with: result)
     }
-    deliveries.resolve(id: id, with: result)
-}
 
 extension Logger.Level {
     init(syslogLevel level: Int32) {

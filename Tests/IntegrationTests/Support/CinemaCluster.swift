@@ -3,6 +3,7 @@ import CinemaJSON
 import Foundation
 import NIOCore
 import NIOHTTP1
+
 #if canImport(Glibc)
 import Glibc
 #endif
