@@ -29,12 +29,15 @@ struct MovieController: Controller {
     }
 
     /// The manager may change `desc` and `status`; `reviewCnt` and `lastAction` are the service's.
-    @Sendable static func edit(_ movie: inout Movie, _ fields: RequestFields) throws -> (any OutgoingEvent)? {
+    @Sendable static func edit(_ fields: RequestFields) throws -> ItemChange<Movie> {
+        let sentDesc = fields.contains("desc")
         let desc = try fields.string("desc")
         let status = try fields.choice("status", of: MovieStatus.self)
-        return movie.edit { movie in
-            if fields.contains("desc") { movie.desc = desc }
-            if let status { movie.status = status }
+        return { movie in
+            movie.edit { movie in
+                if sentDesc { movie.desc = desc }
+                if let status { movie.status = status }
+            }
         }
     }
 

@@ -30,9 +30,10 @@ struct ReviewController: Controller {
         return try HAL.itemResponse(review, links: LinkBuilder(request: request), status: .created)
     }
 
-    @Sendable static func edit(_ review: inout Review, _ fields: RequestFields) throws -> (any OutgoingEvent)? {
+    @Sendable static func edit(_ fields: RequestFields) throws -> ItemChange<Review> {
         let content: String?? = fields.contains("content") ? .some(try fields.string("content")) : .none
-        return try review.edit(content: content, movieId: try fields.integer("movieId", aliases: ["roomId"]))
+        let movieId = try fields.integer("movieId", aliases: ["roomId"])
+        return { review in try review.edit(content: content, movieId: movieId) }
     }
 
     @Sendable static func delete(_ review: Review, _ database: any SQLDatabase, _ events: EventRecorder) async throws {

@@ -37,14 +37,17 @@ struct PaymentController: Controller {
     }
 
     /// The only change a payment accepts is a refund: `status` → `cancelled`.
-    @Sendable static func edit(_ payment: inout Payment, _ fields: RequestFields) throws -> (any OutgoingEvent)? {
-        switch try fields.choice("status", of: PaymentStatus.self) {
-        case .cancelled?:
-            return payment.refund()
-        case .paid? where payment.status == .cancelled:
-            throw DomainError.conflict("a cancelled payment cannot be paid again", field: "status")
-        case .paid?, nil:
-            return nil
+    @Sendable static func edit(_ fields: RequestFields) throws -> ItemChange<Payment> {
+        let status = try fields.choice("status", of: PaymentStatus.self)
+        return { payment in
+            switch status {
+            case .cancelled?:
+                return payment.refund()
+            case .paid? where payment.status == .cancelled:
+                throw DomainError.conflict("a cancelled payment cannot be paid again", field: "status")
+            case .paid?, nil:
+                return nil
+            }
         }
     }
 

@@ -25,16 +25,19 @@ struct ReservationController: Controller {
     }
 
     /// The only change a client makes to a reservation is asking to cancel it.
-    @Sendable static func edit(_ reservation: inout Reservation, _ fields: RequestFields) throws -> (any OutgoingEvent)? {
+    @Sendable static func edit(_ fields: RequestFields) throws -> ItemChange<Reservation> {
         let status = try fields.string("status")
-        if let movieId = try fields.integer("movieId"), movieId != reservation.movieId {
-            throw DomainError.unprocessable("a reservation cannot move to another movie", field: "movieId")
+        let movieId = try fields.integer("movieId")
+        return { reservation in
+            if let movieId, movieId != reservation.movieId {
+                throw DomainError.unprocessable("a reservation cannot move to another movie", field: "movieId")
+            }
+            guard let status, status != reservation.status.rawValue else { return nil }
+            guard status == ReservationStatus.cancelRequested.rawValue else {
+                throw DomainError.invalid("status can only be changed to \(ReservationStatus.cancelRequested.rawValue)", field: "status")
+            }
+            return try reservation.requestCancel()
         }
-        guard let status, status != reservation.status.rawValue else { return nil }
-        guard status == ReservationStatus.cancelRequested.rawValue else {
-            throw DomainError.invalid("status can only be changed to \(ReservationStatus.cancelRequested.rawValue)", field: "status")
-        }
-        return try reservation.requestCancel()
     }
 
     @Sendable static func delete(_ reservation: Reservation, _ database: any SQLDatabase, _ events: EventRecorder) async throws {

@@ -17,10 +17,12 @@ extension Controller {
     }
 }
 
-/// A change to an item from a request's fields: the event that announces it, or nil when nothing
-/// changed. Thrown errors (a field that does not parse, a transition the domain forbids) leave the
-/// item as it was.
-public typealias ItemEdit<Row> = @Sendable (_ item: inout Row, _ fields: RequestFields) throws -> (any OutgoingEvent)?
+/// A change to an item, in two steps: reading the request's fields (before anything is looked up,
+/// so bad input is a 400 whether or not the item exists), then applying them to the item inside
+/// the transaction, which returns the event that announces the change, or nil when nothing
+/// changed. A transition the domain forbids is thrown and leaves the item as it was.
+public typealias ItemEdit<Row> = @Sendable (_ fields: RequestFields) throws -> ItemChange<Row>
+public typealias ItemChange<Row> = @Sendable (_ item: inout Row) throws -> (any OutgoingEvent)?
 
 /// What goes with deleting an item, in the same transaction: checks that may refuse it, related
 /// rows, the event that announces it.
@@ -57,10 +59,10 @@ extension RouterMethods {
         if let edit {
             let handler: Handler = { request, context in
                 let id = try itemID(context)
-                let fields = try await RequestFields.read(from: request, context: context)
+                let change = try edit(try await RequestFields.read(from: request, context: context))
                 let row = try await persistence.transaction(metadata: eventMetadata(for: request)) { database, events in
                     var row = try await Resource.require(id, on: database)
-                    if let announcement = try edit(&row, fields) {
+                    if let announcement = try change(&row) {
                         try await Resource.update(row, on: database)
                         try await events.record(announcement)
                     }
