@@ -86,8 +86,8 @@ struct KitModule {
         .init(name: "CinemaJSON", dependencies: []),
         // The event contract: the records, their statuses, the fourteen events and their exact JSON.
         .init(name: "CinemaEvents", dependencies: ["CinemaJSON"]),
-        // Logging and metrics bootstrap, shared by the services and the gateway.
-        .init(name: "CinemaObservability", dependencies: [.logging, .metrics, .prometheus], hasTests: false),
+        // What every process sets up, services and gateway: logging, metrics, the shutdown deadline.
+        .init(name: "CinemaProcess", dependencies: [.logging, .metrics, .prometheus, .serviceLifecycle], hasTests: false),
         // HTTP plumbing: JSON errors, HAL, paging, request fields, probe routes, header names.
         .init(
             name: "CinemaHTTP", dependencies: ["CinemaJSON", .hummingbird, .httpTypes, .logging, .prometheus],
@@ -96,7 +96,7 @@ struct KitModule {
         .init(
             name: "CinemaKit",
             dependencies: [
-                "CinemaEvents", "CinemaHTTP", "CinemaJSON", "CinemaObservability", "Kafka", .hummingbird, .httpTypes,
+                "CinemaEvents", "CinemaHTTP", "CinemaJSON", "CinemaProcess", "Kafka", .hummingbird, .httpTypes, .unixSignals,
                 .logging, .metrics, .prometheus, .serviceLifecycle, .sqlKit, .sqliteKit,
             ],
             testDependencies: ["CinemaEvents", "CinemaJSON", "Kafka", .sqlKit]
@@ -114,7 +114,7 @@ struct KitModule {
         .init(
             name: "Gateway",
             dependencies: [
-                "CinemaHTTP", "CinemaObservability", .hummingbird, .httpTypes, .logging, .prometheus, .serviceLifecycle, .unixSignals,
+                "CinemaHTTP", "CinemaProcess", .hummingbird, .httpTypes, .logging, .prometheus, .serviceLifecycle, .unixSignals,
             ]
                 + Target.Dependency.httpClientStack,
             testDependencies: [.hummingbirdTesting, .httpTypes] + Target.Dependency.httpClientStack
@@ -149,8 +149,8 @@ struct CinemaService {
         .init(
             library: "ReservationService", executable: "reservation",
             extraDependencies: [.serviceLifecycle] + Target.Dependency.httpClientStack,
-            // Its tests pay against the real payment service on loopback.
-            extraTestDependencies: ["PaymentService"]
+            // Its tests pay against the real payment service, and ask the real movie service, on loopback.
+            extraTestDependencies: ["PaymentService", "MovieService"]
         ),
         .init(library: "MessageService", executable: "message"),
         .init(library: "ViewpageService", executable: "viewpage"),

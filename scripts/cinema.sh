@@ -68,7 +68,7 @@ service_env() {
         "LD_LIBRARY_PATH=$KAFKA_LD_LIBRARY_PATH"
     )
     case "$name" in
-    reservation) SERVICE_ENV+=("PAYMENT_URL=$(url_of payment)") ;;
+    reservation) SERVICE_ENV+=("PAYMENT_URL=$(url_of payment)" "MOVIE_URL=$(url_of movie)") ;;
     gateway)
         for other in $(names); do
             [[ "$other" == gateway ]] || SERVICE_ENV+=("${other^^}_URL=$(url_of "$other")")

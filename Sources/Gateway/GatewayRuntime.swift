@@ -1,4 +1,4 @@
-import CinemaObservability
+import CinemaProcess
 import Foundation
 import Logging
 

@@ -30,8 +30,10 @@ extension Movie: HALResource {
         return MovieReserved(self)
     }
 
-    public mutating func release() -> MovieCancelled {
-        status = .available
+    /// A reservation of the movie was cancelled. The movie stays `reserved` while other
+    /// reservations still hold it (the original set it `available` on any cancellation).
+    public mutating func release(stillHeldBy liveReservations: Int) -> MovieCancelled {
+        status = liveReservations > 0 ? .reserved : .available
         lastAction = .cancelled
         return MovieCancelled(self)
     }

@@ -41,9 +41,10 @@ struct MovieController: Controller {
         }
     }
 
-    /// A deleted movie takes its reviews with it.
+    /// A deleted movie takes its reviews and its record of live reservations with it.
     @Sendable static func delete(_ movie: Movie, _ database: any SQLDatabase, _ events: EventRecorder) async throws {
         try await ReviewRepository.deleteAll(ofMovie: movie.movieId, on: database)
+        try await database.delete(from: MovieReservationRepository.table.name).where("movieId", .equal, SQLBind(movie.movieId)).run()
         try await events.record(MovieDeleted(movie))
     }
 

@@ -3,7 +3,7 @@ public import CinemaKit
 import Logging
 
 /// How the movie service reacts to events: review counts (its own review events) and the movie's
-/// status as reservations are confirmed and cancelled.
+/// status, which follows its live reservations.
 public enum MoviePolicies {
     public static let handlers = EventHandlers()
         .on(ReviewCreated.self) { event, context in
@@ -13,10 +13,13 @@ public enum MoviePolicies {
             try await updateMovie(event.movieId, context) { $0.uncountReview() }
         }
         .on(ReservationConfirmed.self) { event, context in
+            try await MovieReservationRepository.hold(.init(rsvId: event.rsvId, movieId: event.movieId), on: context.database)
             try await updateMovie(event.movieId, context) { $0.reserve() }
         }
         .on(ReservationCancelled.self) { event, context in
-            try await updateMovie(event.movieId, context) { $0.release() }
+            try await MovieReservationRepository.delete(event.rsvId, on: context.database)
+            let live = try await MovieReservationRepository.count(ofMovie: event.movieId, on: context.database)
+            try await updateMovie(event.movieId, context) { $0.release(stillHeldBy: live) }
         }
 
     /// Applies `change` to the movie and records the event it returns. A movie deleted meanwhile

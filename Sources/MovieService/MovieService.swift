@@ -5,7 +5,7 @@ public enum MovieService {
     public static let definition = ServiceDefinition(
         name: "movie",
         defaultPort: 8082,
-        schema: MovieRepository.schema + ReviewRepository.schema,
+        schema: MovieRepository.schema + ReviewRepository.schema + MovieReservationRepository.schema,
         policies: MoviePolicies.handlers
     ) { environment in
         ServiceComponents(routes: [

@@ -1,5 +1,6 @@
 import CinemaEvents
 import CinemaHTTP
+import CinemaJSON
 import CinemaKit
 import Hummingbird
 
@@ -9,6 +10,7 @@ struct PaymentController: Controller {
 
     func addRoutes(to routes: RouteCollection<BasicRequestContext>) {
         routes.get("payments/search/findByRsvId", use: findByReservation)
+        routes.post("payments/voids", use: void)
         routes.addResourceRoutes(PaymentRepository.self, persistence: persistence, create: pay, edit: Self.edit)
     }
 
@@ -22,6 +24,9 @@ struct PaymentController: Controller {
         let (payment, created) = try await persistence.transaction(
             metadata: eventMetadata(for: request), awaitingPublication: .seconds(2)
         ) { database, events in
+            if try await VoidedReservationRepository.find(draft.rsvId, on: database) != nil {
+                throw DomainError.conflict("reservation \(draft.rsvId) was voided; no payment was taken", field: "rsvId")
+            }
             if let existing = try await PaymentRepository.find(rsvId: draft.rsvId, on: database) {
                 guard existing.movieId == draft.movieId else {
                     throw DomainError.conflict(
@@ -34,6 +39,29 @@ struct PaymentController: Controller {
             return (payment, true)
         }
         return try HAL.itemResponse(payment, links: LinkBuilder(request: request), status: created ? .created : .ok)
+    }
+
+    /// Internal, for the reservation service when it does not know whether it paid: in one
+    /// transaction, refunds the reservation's payment if there is one (PaymentCancelled), and
+    /// otherwise records the reservation as voided so that a payment for it arriving later is
+    /// refused. Idempotent. Answers `{"rsvId":…,"refunded":true|false}`.
+    @Sendable func void(_ request: Request, context: BasicRequestContext) async throws -> Response {
+        let fields = try await RequestFields.read(from: request, context: context)
+        let voided = VoidedReservation(rsvId: try fields.requiredInteger("rsvId"), movieId: try fields.requiredInteger("movieId"))
+        let refunded = try await persistence.transaction(metadata: eventMetadata(for: request)) { database, events in
+            guard var payment = try await PaymentRepository.find(rsvId: voided.rsvId, on: database) else {
+                if try await VoidedReservationRepository.find(voided.rsvId, on: database) == nil {
+                    try await VoidedReservationRepository.insert(voided, on: database)
+                }
+                return false
+            }
+            if let refund = payment.refund() {
+                try await PaymentRepository.update(payment, on: database)
+                try await events.record(refund)
+            }
+            return true
+        }
+        return JSONResponse.make(.object([("rsvId", .integer(voided.rsvId)), ("refunded", .bool(refunded))]))
     }
 
     /// The only change a payment accepts is a refund: `status` → `cancelled`.

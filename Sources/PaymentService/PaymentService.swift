@@ -6,7 +6,7 @@ public enum PaymentService {
     public static let definition = ServiceDefinition(
         name: "payment",
         defaultPort: 8081,
-        schema: PaymentRepository.schema,
+        schema: PaymentRepository.schema + VoidedReservationRepository.schema,
         policies: PaymentPolicies.handlers
     ) { environment in
         ServiceComponents(routes: [PaymentController(persistence: environment.persistence).endpoints])

@@ -13,8 +13,8 @@ import Glibc
 public protocol PaymentClient: Sendable {
     /// Takes the payment for a reservation to be; safe to repeat for the same `rsvId`.
     func pay(rsvId: Int64, movieId: Int64, correlationId: String) async throws(PaymentCallError) -> Int64
-    /// Refunds whatever payment exists for `rsvId`; succeeds when there is none.
-    func refund(rsvId: Int64, correlationId: String) async throws(PaymentCallError)
+    /// Refunds whatever payment exists for `rsvId`, and makes sure none can be taken for it later.
+    func void(rsvId: Int64, movieId: Int64, correlationId: String) async throws(PaymentCallError)
 }
 
 public enum PaymentCallError: Error, Equatable, CustomStringConvertible {
@@ -40,41 +40,35 @@ public struct HTTPPaymentClient: PaymentClient {
     let httpClient: HTTPClient
     let timeout: TimeAmount
 
-    /// Fails a refused connection at once instead of retrying it until the deadline, so a
-    /// payment outage is answered in milliseconds, not after the timeout.
-    public static let defaultHTTPClient: HTTPClient = {
-        var configuration = HTTPClient.Configuration()
-        configuration.connectionPool.retryConnectionEstablishment = false
-        configuration.timeout.connect = .seconds(1)
-        return HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
-    }()
-
-    public init(baseURL: String, httpClient: HTTPClient = HTTPPaymentClient.defaultHTTPClient, timeout: TimeAmount = .seconds(3)) {
+    public init(baseURL: String, httpClient: HTTPClient = PeerHTTPClient.shared, timeout: TimeAmount = .seconds(3)) {
         self.baseURL = baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL
         self.httpClient = httpClient
         self.timeout = timeout
     }
 
+    /// Only a 4xx is a refusal that charged nothing. A 5xx, or a 2xx without a payment id, may
+    /// come from a payment service that charged and then failed: the outcome is unknown, and the
+    /// caller must void the reservation's payment (refund whatever was taken).
     public func pay(rsvId: Int64, movieId: Int64, correlationId: String) async throws(PaymentCallError) -> Int64 {
         let body = JSONValue.object([("rsvId", .integer(rsvId)), ("movieId", .integer(movieId)), ("status", .string("paid"))])
         let (status, json) = try await call(.POST, "/payments", body: body, correlationId: correlationId)
+        if (400..<500).contains(status) {
+            throw .rejected(status: status, message: Self.message(from: json) ?? "refused")
+        }
         guard (200..<300).contains(status), case .integer(let payId)? = json?["payId"] else {
-            throw .rejected(status: status, message: Self.message(from: json) ?? "unexpected answer")
+            throw .unavailable("payment answered \(status) without a payment id")
         }
         return payId
     }
 
-    public func refund(rsvId: Int64, correlationId: String) async throws(PaymentCallError) {
-        let (status, json) = try await call(.GET, "/payments/search/findByRsvId?rsvId=\(rsvId)", body: nil, correlationId: correlationId)
-        if status == 404 { return }
-        guard status == 200, case .integer(let payId)? = json?["payId"] else {
-            throw .unavailable("payment lookup answered \(status)")
-        }
-        let (cancelStatus, cancelJSON) = try await call(
-            .PATCH, "/payments/\(payId)", body: .object([("status", .string("cancelled"))]), correlationId: correlationId
-        )
-        guard cancelStatus == 200 else {
-            throw .unavailable("refund answered \(cancelStatus): \(Self.message(from: cancelJSON) ?? "")")
+    /// One call that payment applies atomically: refunds the reservation's payment if there is one,
+    /// and otherwise makes sure none can be taken later (a payment call still in flight is refused
+    /// when it arrives), so a refund can never miss a payment committed just after it.
+    public func void(rsvId: Int64, movieId: Int64, correlationId: String) async throws(PaymentCallError) {
+        let body = JSONValue.object([("rsvId", .integer(rsvId)), ("movieId", .integer(movieId))])
+        let (status, json) = try await call(.POST, "/payments/voids", body: body, correlationId: correlationId)
+        guard status == 200 else {
+            throw .unavailable("void answered \(status): \(Self.message(from: json) ?? "")")
         }
     }
 

@@ -13,33 +13,30 @@ public import Logging
 public struct PaymentSaga: Sendable {
     let persistence: Persistence
     let payments: any PaymentClient
+    let movies: any MovieCatalog
     let logger: Logger
 
     /// What a client is told to wait before retrying when payment is down.
     static let retryAfterSeconds = 5
 
-    public init(persistence: Persistence, payments: any PaymentClient, logger: Logger) {
+    public init(persistence: Persistence, payments: any PaymentClient, movies: any MovieCatalog, logger: Logger) {
         self.persistence = persistence
         self.payments = payments
+        self.movies = movies
         self.logger = logger
     }
 
     /// Pays for and stores a reservation of `movieId`; throws a `DomainError` saying why not.
     public func reserve(movieId: Int64, metadata: EventMetadata) async throws -> Reservation {
+        try await checkRegistered(movieId, metadata)
         let rsvId = try await persistence.transaction(metadata: metadata) { database, _ in
-            guard try await ReservationRepository.isKnownMovie(movieId, on: database) else {
-                throw DomainError.unprocessable("movieId \(movieId) is not a registered movie", field: "movieId")
-            }
-            return try await ReservationRepository.beginPayment(movieId: movieId, now: Self.now(), on: database)
+            try await ReservationRepository.beginPayment(movieId: movieId, now: Self.now(), on: database)
         }
 
         do {
             _ = try await payments.pay(rsvId: rsvId, movieId: movieId, correlationId: metadata.correlationId)
-        } catch .rejected(let paymentStatus, let message) {
+        } catch .rejected(_, let message) {
             try await settle(rsvId, metadata)
-            if paymentStatus >= 500 {
-                throw Self.retryLater("payment failed (\(paymentStatus)); no reservation was made, retry later")
-            }
             throw DomainError.unprocessable("payment refused: \(message); no reservation was made")
         } catch .unreachable(let reason) {
             logger.warning("payment unreachable", metadata: ["reservation.id": "\(rsvId)", "error": "\(reason)"])
@@ -47,7 +44,7 @@ public struct PaymentSaga: Sendable {
             throw Self.retryLater("payment service unavailable; no reservation was made, retry later")
         } catch .unavailable(let reason) {
             logger.warning("payment unavailable", metadata: ["reservation.id": "\(rsvId)", "error": "\(reason)"])
-            await refundOrLeavePending(rsvId, metadata)
+            await voidOrLeavePending(rsvId, movieId, metadata)
             throw Self.retryLater("payment service unavailable; no reservation was made, retry later")
         }
 
@@ -61,10 +58,27 @@ public struct PaymentSaga: Sendable {
         } catch {
             // Paid but not reserved: give the money back before answering.
             logger.error("reservation not stored after payment; refunding", metadata: ["reservation.id": "\(rsvId)", "error": "\(error)"])
-            await refundOrLeavePending(rsvId, metadata)
+            await voidOrLeavePending(rsvId, movieId, metadata)
             throw error
         }
         return reservation
+    }
+
+    /// A movie this service has seen registered, or one the movie service says exists (its
+    /// registration event may not have arrived yet). With the movie service down, the movies
+    /// known here can still be reserved; an unknown one cannot be checked, so: retry later.
+    private func checkRegistered(_ movieId: Int64, _ metadata: EventMetadata) async throws {
+        let known = try await persistence.read { database in try await ReservationRepository.isKnownMovie(movieId, on: database) }
+        guard !known else { return }
+        switch await movies.lookUp(movieId: movieId, correlationId: metadata.correlationId) {
+        case .registered:
+            return
+        case .unknown:
+            throw DomainError.unprocessable("movieId \(movieId) is not a registered movie", field: "movieId")
+        case .unavailable(let reason):
+            logger.warning("movie service unavailable", metadata: ["movie.id": "\(movieId)", "error": "\(reason)"])
+            throw Self.retryLater("movie \(movieId) is not known here and the movie service cannot confirm it; retry later")
+        }
     }
 
     /// Settles payment calls started before `cutoff` (seconds since 1970) whose outcome was never
@@ -74,14 +88,15 @@ public struct PaymentSaga: Sendable {
             try await ReservationRepository.pendingPayments(startedBefore: cutoff, on: database)
         }
         for pending in stale {
-            await refundOrLeavePending(pending.rsvId, .newCorrelation())
+            await voidOrLeavePending(pending.rsvId, pending.movieId, .newCorrelation())
         }
     }
 
-    /// Whether payment charged is unknown: refund now, or leave the pending row to the reconciler.
-    private func refundOrLeavePending(_ rsvId: Int64, _ metadata: EventMetadata) async {
+    /// Whether payment charged is unknown: void it now (refund, and no payment later), or leave the
+    /// pending row to the reconciler.
+    private func voidOrLeavePending(_ rsvId: Int64, _ movieId: Int64, _ metadata: EventMetadata) async {
         do {
-            try await payments.refund(rsvId: rsvId, correlationId: metadata.correlationId)
+            try await payments.void(rsvId: rsvId, movieId: movieId, correlationId: metadata.correlationId)
             try await settle(rsvId, metadata)
         } catch {
             logger.warning("refund deferred to the reconciler", metadata: ["reservation.id": "\(rsvId)", "error": "\(error)"])

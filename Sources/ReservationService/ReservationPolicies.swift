@@ -11,7 +11,13 @@ public enum ReservationPolicies {
                 if try await ReservationRepository.isPaymentPending(rsvId: event.rsvId, on: context.database) {
                     throw RetryLater("reservation \(event.rsvId) is still being created")
                 }
-                context.logger.info("payment for a reservation that was refused", metadata: ["reservation.id": "\(event.rsvId)"])
+                // Paid for a reservation that was refused (its outcome was lost and it was settled
+                // without a reservation): ask for the money back, through the same event a
+                // customer's cancellation sends. Payment ignores it if the payment is refunded already.
+                context.logger.notice(
+                    "payment for a reservation that does not exist; refunding", metadata: ["reservation.id": "\(event.rsvId)"])
+                let refused = Reservation(rsvId: event.rsvId, movieId: event.movieId, status: .cancelRequested, payId: event.payId)
+                try await context.events.record(ReservationCancelRequested(refused))
                 return
             }
             let confirmed = reservation.confirm(payId: event.payId)

@@ -1,7 +1,7 @@
 public import CinemaKit
 
 /// The reservation service: reservations paid synchronously and cancelled through events
-/// (port 8083, consumer group `reservation`). Reads `PAYMENT_URL`.
+/// (port 8083, consumer group `reservation`). Reads `PAYMENT_URL` and `MOVIE_URL`.
 public enum ReservationService {
     public static let definition = ServiceDefinition(
         name: "reservation",
@@ -16,12 +16,14 @@ public enum ReservationService {
         )
     }
 
-    /// The saga against the payment service named by `PAYMENT_URL`.
+    /// The saga against the payment service named by `PAYMENT_URL`, checking movies it has not
+    /// seen yet with the movie service named by `MOVIE_URL`.
     public static func paymentSaga(_ environment: ServiceEnvironment) -> PaymentSaga {
-        let paymentURL = environment.configuration.environment["PAYMENT_URL"] ?? "http://127.0.0.1:8081"
+        let settings = environment.configuration.environment
         return PaymentSaga(
             persistence: environment.persistence,
-            payments: HTTPPaymentClient(baseURL: paymentURL),
+            payments: HTTPPaymentClient(baseURL: settings["PAYMENT_URL"] ?? "http://127.0.0.1:8081"),
+            movies: HTTPMovieCatalog(baseURL: settings["MOVIE_URL"] ?? "http://127.0.0.1:8082"),
             logger: environment.logger
         )
     }

@@ -30,7 +30,10 @@ public struct MovieView: HALResource, Codable, Equatable {
     }
 }
 
-// What each event shows, as the original's view handlers had it.
+// What each event shows. The row shows the movie, its latest confirmed reservation and that
+// reservation's payment; an event about another reservation or payment leaves it alone (the
+// original's handlers keyed everything by movie, so cancelling an older reservation marked the
+// newer one cancelled).
 extension MovieView {
     /// MovieRegistered creates the row.
     public static func registered(_ movie: Movie) -> MovieView {
@@ -49,25 +52,25 @@ extension MovieView {
         movieStatus = movie.status
     }
 
-    /// ReservationConfirmed: which reservation, and its status.
+    /// ReservationConfirmed: the row now shows this reservation and its payment, which a
+    /// confirmation proves approved.
     public mutating func showReservation(_ reservation: Reservation) {
         rsvId = reservation.rsvId
         rsvStatus = reservation.status
+        payId = reservation.payId
+        payStatus = reservation.payId == nil ? nil : .paid
     }
 
-    /// ReservationCancelled: the reservation's status only.
+    /// ReservationCancelled: the status, if it is the reservation the row shows.
     public mutating func showStatus(of reservation: Reservation) {
+        guard reservation.rsvId == rsvId else { return }
         rsvStatus = reservation.status
     }
 
-    /// PaymentApproved: which payment, and its status.
+    /// PaymentApproved, PaymentCancelled: the payment, if it is the shown reservation's.
     public mutating func showPayment(_ payment: Payment) {
+        guard payment.rsvId == rsvId else { return }
         payId = payment.payId
-        payStatus = payment.status
-    }
-
-    /// PaymentCancelled: the payment's status only.
-    public mutating func showStatus(of payment: Payment) {
         payStatus = payment.status
     }
 }

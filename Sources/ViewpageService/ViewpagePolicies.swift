@@ -2,7 +2,7 @@ public import CinemaEvents
 public import CinemaKit
 import Logging
 
-/// The view handlers of the original, one per event it listed.
+/// The view handlers of the original, one per event it listed (see `MovieView` for what each shows).
 public enum ViewpagePolicies {
     public static let handlers = EventHandlers()
         .on(MovieRegistered.self) { event, context in
@@ -30,7 +30,7 @@ public enum ViewpagePolicies {
             try await updateView(event.movieId, context) { $0.showPayment(event.body) }
         }
         .on(PaymentCancelled.self) { event, context in
-            try await updateView(event.movieId, context) { $0.showStatus(of: event.body) }
+            try await updateView(event.movieId, context) { $0.showPayment(event.body) }
         }
 
     /// Changes the movie's row; a movie the view has never seen is skipped (its registration is

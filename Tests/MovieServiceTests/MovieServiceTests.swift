@@ -114,6 +114,28 @@ import Testing
         #expect(events[2].json["status"] == .string("available"))
     }
 
+    /// A movie is reserved while any confirmed reservation still holds it.
+    @Test func theStatusFollowsLiveReservationsNotTheLastEvent() async throws {
+        let service = try await serviceWithMovie()
+        let first = Reservation(rsvId: 1, movieId: 1, status: .reserved, payId: 1)
+        let second = Reservation(rsvId: 2, movieId: 1, status: .reserved, payId: 2)
+        try await service.deliver(ReservationConfirmed(first))
+        try await service.deliver(ReservationConfirmed(second))
+        try await service.deliver(ReservationCancelled(first))
+        #expect(try await movie(service)?.status == .reserved)
+        let cancelled = try await service.recordedEvents().last
+        #expect(cancelled?.type == "MovieCancelled")
+        #expect(cancelled?.json["status"] == .string("reserved"))
+        #expect(cancelled?.json["lastAction"] == .string("cancelled"))
+        try await service.deliver(ReservationCancelled(second))
+        #expect(try await movie(service)?.status == .available)
+        // A confirmation delivered again (another message id) does not hold the movie twice.
+        try await service.deliver(ReservationConfirmed(first))
+        try await service.deliver(ReservationConfirmed(first))
+        try await service.deliver(ReservationCancelled(first))
+        #expect(try await movie(service)?.status == .available)
+    }
+
     @Test func eventsForADeletedMovieAreMoot() async throws {
         let service = try await TestService(MovieService.definition)
         #expect(try await service.deliver(ReviewCreated(Review(reviewId: 1, movieId: 5, content: nil))) == .applied)

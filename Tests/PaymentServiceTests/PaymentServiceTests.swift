@@ -46,4 +46,29 @@ import Testing
             #expect((try await client.send(.patch, "/payments/1", #"{"status":"paid"}"#)).status == .conflict)
         }
     }
+
+    /// A void refunds the reservation's payment, or, with none yet, refuses one arriving later:
+    /// a refund can never miss a payment committed just after it.
+    @Test func aVoidRefundsOrBarsTheReservationsPayment() async throws {
+        let service = try await TestService(PaymentService.definition)
+        try await service.application().test(.router) { client async throws in
+            let barred = try await client.send(.post, "/payments/voids", #"{"rsvId":7,"movieId":1}"#)
+            #expect(barred.status == .ok)
+            #expect(barred.json?["refunded"] == .bool(false))
+            let late = try await client.send(.post, "/payments", #"{"rsvId":7,"movieId":1}"#)
+            #expect(late.status == .conflict)
+            #expect(late.json?["field"] == .string("rsvId"))
+
+            _ = try await client.send(.post, "/payments", #"{"rsvId":8,"movieId":1}"#)
+            let refunded = try await client.send(.post, "/payments/voids", #"{"rsvId":8,"movieId":1}"#)
+            #expect(refunded.json?["refunded"] == .bool(true))
+            let again = try await client.send(.post, "/payments/voids", #"{"rsvId":8,"movieId":1}"#)
+            #expect(again.json?["refunded"] == .bool(true))
+            #expect((try await client.send(.post, "/payments/voids", #"{"rsvId":"x"}"#)).status == .badRequest)
+        }
+        #expect(try await service.recordedEventTypes() == ["PaymentApproved", "PaymentCancelled"])
+        let payments = try await service.store.read { try await PaymentRepository.table.all(on: $0) }
+        #expect(payments.map(\.rsvId) == [8])
+        #expect(payments.map(\.status) == [.cancelled])
+    }
 }

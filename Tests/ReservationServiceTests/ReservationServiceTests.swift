@@ -5,6 +5,7 @@ import CinemaTesting
 import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
+import MovieService
 import PaymentService
 import ReservationService
 import SQLKit
@@ -12,20 +13,39 @@ import Testing
 
 /// The reservation service against the real payment service, live on a loopback port.
 @Suite struct ReservationTests {
-    /// Runs `body` with a reservation service whose payment calls go to a live payment service.
+    /// Runs `body` with a reservation service whose calls go to live payment and movie services.
     func withServices(_ body: @escaping @Sendable (TestService, TestService, any TestClientProtocol) async throws -> Void) async throws {
+        try await withPeers { reservation, payment, _, client in try await body(reservation, payment, client) }
+    }
+
+    func withPeers(
+        _ body:
+            @escaping @Sendable (_ reservation: TestService, _ payment: TestService, _ movie: TestService, any TestClientProtocol)
+            async throws
+            -> Void
+    ) async throws {
         let payment = try await TestService(PaymentService.definition)
-        let paymentApp = Application(router: try payment.router(), configuration: .init(address: .hostname("127.0.0.1", port: 0)))
-        try await paymentApp.test(.live) { paymentClient in
-            let port = try #require(paymentClient.port)
-            let reservation = try await TestService(ReservationService.definition, environment: ["PAYMENT_URL": "http://127.0.0.1:\(port)"])
-            // The movie is known from its registration event.
-            try await reservation.deliver(
-                MovieRegistered(Movie(movieId: 1, status: .available, desc: nil, reviewCnt: 0, lastAction: .register)))
-            try await reservation.application().test(.router) { client async throws in
-                try await body(reservation, payment, client)
+        let movie = try await TestService(MovieService.definition)
+        try await live(payment) { paymentPort in
+            try await live(movie) { moviePort in
+                let reservation = try await TestService(
+                    ReservationService.definition,
+                    environment: ["PAYMENT_URL": "http://127.0.0.1:\(paymentPort)", "MOVIE_URL": "http://127.0.0.1:\(moviePort)"]
+                )
+                // The movie is known from its registration event.
+                try await reservation.deliver(
+                    MovieRegistered(Movie(movieId: 1, status: .available, desc: nil, reviewCnt: 0, lastAction: .register)))
+                try await reservation.application().test(.router) { client async throws in
+                    try await body(reservation, payment, movie, client)
+                }
             }
         }
+    }
+
+    /// Serves `service` on a free loopback port while `body` runs.
+    func live(_ service: TestService, _ body: @escaping @Sendable (Int) async throws -> Void) async throws {
+        let app = Application(router: try service.router(), configuration: .init(address: .hostname("127.0.0.1", port: 0)))
+        try await app.test(.live) { client in try await body(try #require(client.port)) }
     }
 
     func pendingCount(_ service: TestService) async throws -> Int {
@@ -132,6 +152,62 @@ import Testing
             #expect(refunded?.status == .cancelled)
             #expect(try await pendingCount(reservation) == 0)
             #expect(try await payment.recordedEventTypes().last == "PaymentCancelled")
+        }
+    }
+
+    /// The reconciler voids a stale payment call even when no payment exists yet; a payment that
+    /// arrives after that (the call was still in flight) is refused.
+    @Test func aPaymentArrivingAfterTheVoidIsRefused() async throws {
+        try await withServices { reservation, payment, _ in
+            let rsvId = try await reservation.store.transaction { database in
+                try await ReservationRepository.beginPayment(movieId: 1, now: 0, on: database)
+            }
+            await PaymentReconciler(saga: ReservationService.paymentSaga(reservation.environment)).reconcileOnce()
+            #expect(try await pendingCount(reservation) == 0)
+            try await payment.application().test(.router) { paymentClient in
+                let late = try await paymentClient.send(.post, "/payments", #"{"rsvId":\#(rsvId),"movieId":1}"#)
+                #expect(late.status == .conflict)
+            }
+            #expect(try await payment.store.read { try await PaymentRepository.table.all(on: $0) }.isEmpty)
+        }
+    }
+
+    /// A movie is reservable as soon as its registration was answered, before its event arrives.
+    @Test func aMovieJustRegisteredIsReservableBeforeItsEventArrives() async throws {
+        try await withPeers { reservation, _, movie, client in
+            try await movie.application().test(.router) { movieClient in
+                for desc in ["Known from its event", "Brand new"] {
+                    let registered = try await movieClient.send(.post, "/movies", #"{"desc":"\#(desc)"}"#)
+                    #expect(registered.status == .created)
+                }
+            }
+            // Movie 1 came from an event; movie 2 only exists in the movie service so far.
+            let reply = try await client.send(.post, "/reservations", #"{"movieId":2}"#)
+            #expect(reply.status == .created)
+            #expect(reply.json?["movieId"] == .integer(2))
+            let unknown = try await client.send(.post, "/reservations", #"{"movieId":3}"#)
+            #expect(unknown.status == .unprocessableContent)
+            #expect(try await reservation.recordedEventTypes() == ["ReservationCreated"])
+        }
+    }
+
+    /// With the movie service down, every movie known here stays reservable; one it cannot check
+    /// is a retry-later, not a refusal.
+    @Test func withMovieDownKnownMoviesStayReservable() async throws {
+        let payment = try await TestService(PaymentService.definition)
+        try await live(payment) { paymentPort in
+            let reservation = try await TestService(
+                ReservationService.definition,
+                environment: ["PAYMENT_URL": "http://127.0.0.1:\(paymentPort)", "MOVIE_URL": "http://127.0.0.1:1"]
+            )
+            try await reservation.deliver(
+                MovieRegistered(Movie(movieId: 1, status: .available, desc: nil, reviewCnt: 0, lastAction: .register)))
+            try await reservation.application().test(.router) { client in
+                #expect((try await client.send(.post, "/reservations", #"{"movieId":1}"#)).status == .created)
+                let unchecked = try await client.send(.post, "/reservations", #"{"movieId":2}"#)
+                #expect(unchecked.status == .serviceUnavailable)
+                #expect(unchecked.headers[.retryAfter] == "5")
+            }
         }
     }
 }

@@ -52,4 +52,21 @@ import ViewpageService
         #expect(try await service.deliver(PaymentApproved(Payment(payId: 1, rsvId: 1, movieId: 9, status: .paid))) == .applied)
         #expect(try await view(service, 9) == nil)
     }
+
+    /// Reserve r1, reserve r2, cancel r1: the row keeps showing r2, live and paid.
+    @Test func eventsOfAnotherReservationDoNotChangeTheRowShowingTheLatest() async throws {
+        let service = try await TestService(ViewpageService.definition)
+        try await service.deliver(MovieRegistered(Movie(movieId: 1, status: .available, desc: "m", reviewCnt: 0, lastAction: .register)))
+        for id in [Int64(1), 2] {
+            try await service.deliver(PaymentApproved(Payment(payId: id, rsvId: id, movieId: 1, status: .paid)))
+            try await service.deliver(ReservationConfirmed(Reservation(rsvId: id, movieId: 1, status: .reserved, payId: id)))
+        }
+        try await service.deliver(PaymentCancelled(Payment(payId: 1, rsvId: 1, movieId: 1, status: .cancelled)))
+        try await service.deliver(ReservationCancelled(Reservation(rsvId: 1, movieId: 1, status: .cancelled, payId: 1)))
+        let row = try #require(try await view(service, 1))
+        #expect(row.rsvId == 2)
+        #expect(row.rsvStatus == .reserved)
+        #expect(row.payId == 2)
+        #expect(row.payStatus == .paid)
+    }
 }

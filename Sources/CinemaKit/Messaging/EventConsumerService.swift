@@ -29,7 +29,19 @@ public struct EventConsumerService: Service {
                 // Nothing after it may be applied before it: stop here, store nothing.
                 break
             }
-            try consumer.storeOffset(of: message)
+            do {
+                try consumer.storeOffset(of: message)
+            } catch {
+                // Typically a rebalance took the partition away while the event was applied (a
+                // member joining in a rolling deploy). Its new owner reads it again from the last
+                // committed offset, and the inbox recognises it: nothing is applied twice.
+                logger.notice(
+                    "offset not stored; the partition's next owner reads the event again",
+                    metadata: [
+                        "kafka.partition": "\(message.partition)", "kafka.offset": "\(message.offset)", "error": "\(error)",
+                    ]
+                )
+            }
         }
     }
 }

@@ -2,6 +2,7 @@ import Foundation
 public import Logging
 public import SQLKit
 import SQLiteKit
+import Synchronization
 
 /// One SQLite file, one connection, one unit of work at a time.
 ///
@@ -12,6 +13,9 @@ public final class SQLiteStore: Store {
     private let connection: SQLiteConnection
     private let database: any SQLDatabase
     private let lock = AsyncLock()
+    /// Set once, under `lock`, by `close()`: later units of work fail with `StoreError.closed`
+    /// instead of touching a closed handle, and the handle is closed exactly once.
+    private let isClosed = Mutex(false)
 
     private init(connection: SQLiteConnection) {
         self.connection = connection
@@ -58,6 +62,7 @@ public final class SQLiteStore: Store {
     ) async throws -> Result {
         let database = self.database
         return try await lock.withLock {
+            guard !isClosed.withLock({ $0 }) else { throw StoreError.closed }
             try await database.raw(SQLQueryString(begin)).run()
             do {
                 let result = try await body(database)
@@ -87,13 +92,24 @@ public final class SQLiteStore: Store {
         }
     }
 
+    /// Waits for the unit of work in progress, if any, then closes the file; what comes later is
+    /// refused. Safe to call more than once. The wait runs in a task of its own, so a caller that
+    /// is being cancelled (a shutdown escalated to cancellation) still closes in order.
     public func close() async {
-        try? await connection.close()
+        await Task { [self] in
+            try? await lock.withLock {
+                let wasClosed = isClosed.withLock { closed in
+                    defer { closed = true }
+                    return closed
+                }
+                if !wasClosed { try? await connection.close() }
+            }
+        }.value
     }
 
     deinit {
         // A store dropped without `close()` (a test, a failed start-up) still closes its file;
-        // the pending close keeps the connection alive until it has run. Closing twice is harmless.
-        _ = connection.close()
+        // nobody can be using it any more. The pending close keeps the connection alive until run.
+        if !isClosed.withLock({ $0 }) { _ = connection.close() }
     }
 }

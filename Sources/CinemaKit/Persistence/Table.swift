@@ -104,10 +104,13 @@ public struct Table<Row: Codable & Sendable>: Sendable {
 
 public enum StoreError: Error, CustomStringConvertible {
     case noIdentityReturned(table: String)
+    /// The store was closed (the process is stopping); nothing was done.
+    case closed
 
     public var description: String {
         switch self {
         case .noIdentityReturned(let table): "insert into \(table) returned no id"
+        case .closed: "the store is closed"
         }
     }
 }

@@ -1,4 +1,4 @@
-import CinemaObservability
+import CinemaProcess
 public import Foundation
 public import Logging
 
@@ -12,6 +12,8 @@ public struct ServiceConfiguration: Sendable {
     public var topic: String
     public var databasePath: String
     public var logLevel: Logger.Level
+    /// How long a shutdown may take before the process exits regardless (`SHUTDOWN_TIMEOUT_SECONDS`).
+    public var shutdownTimeout: Duration
     /// librdkafka properties for both clients, from `KAFKA_PROPERTY_<NAME>`.
     public var kafkaProperties: [String: String]
     /// librdkafka properties for the producer only (`KAFKA_PRODUCER_PROPERTY_<NAME>`), or the
@@ -23,7 +25,7 @@ public struct ServiceConfiguration: Sendable {
 
     public init(
         serviceName: String, host: String = "127.0.0.1", port: Int, kafkaBrokers: String = "127.0.0.1:9092",
-        topic: String = "cinema", databasePath: String, logLevel: Logger.Level = .info,
+        topic: String = "cinema", databasePath: String, logLevel: Logger.Level = .info, shutdownTimeout: Duration = .seconds(10),
         kafkaProperties: [String: String] = [:], producerProperties: [String: String] = [:],
         consumerProperties: [String: String] = [:], environment: [String: String] = [:]
     ) {
@@ -34,6 +36,7 @@ public struct ServiceConfiguration: Sendable {
         self.topic = topic
         self.databasePath = databasePath
         self.logLevel = logLevel
+        self.shutdownTimeout = shutdownTimeout
         self.kafkaProperties = kafkaProperties
         self.producerProperties = producerProperties
         self.consumerProperties = consumerProperties
@@ -59,6 +62,7 @@ public struct ServiceConfiguration: Sendable {
             topic: environment["KAFKA_TOPIC"] ?? "cinema",
             databasePath: environment["DATABASE_PATH"] ?? "data/\(serviceName).sqlite",
             logLevel: try Observability.logLevel(environment["LOG_LEVEL"]),
+            shutdownTimeout: try ShutdownDeadline.timeout(fromEnvironment: environment["SHUTDOWN_TIMEOUT_SECONDS"]),
             kafkaProperties: kafkaProperties(withPrefix: "KAFKA_PROPERTY_", in: environment),
             producerProperties: kafkaProperties(withPrefix: "KAFKA_PRODUCER_PROPERTY_", in: environment),
             consumerProperties: kafkaProperties(withPrefix: "KAFKA_CONSUMER_PROPERTY_", in: environment),

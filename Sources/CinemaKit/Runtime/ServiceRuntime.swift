@@ -1,11 +1,12 @@
 public import CinemaHTTP
-import CinemaObservability
+import CinemaProcess
 import Foundation
 public import Hummingbird
 import Kafka
 public import Logging
 public import Prometheus
 public import ServiceLifecycle
+import UnixSignals
 
 public enum ServiceRuntime {
     /// The whole life of a service process: configuration, logging, metrics, store, Kafka,
@@ -31,21 +32,25 @@ public enum ServiceRuntime {
             ]
         )
         do {
-            let app = try await buildApplication(definition, configuration: configuration, logger: logger, metrics: registry)
-            try await app.runService()
+            let group = try await buildServiceGroup(definition, configuration: configuration, logger: logger, metrics: registry)
+            try await group.run()
             logger.info("stopped")
         } catch {
+            // Reached after an orderly shutdown of everything else: the store is closed last.
             logger.critical("service failed", metadata: ["error": "\(error)"])
             exit(1)
         }
     }
 
-    public static func buildApplication(
+    /// Everything one service process runs. A part that fails or ends shuts the others down
+    /// gracefully, in reverse order of this list (HTTP first, the store last), and the group then
+    /// throws, so the process exits non-zero after an orderly close.
+    public static func buildServiceGroup(
         _ definition: ServiceDefinition,
         configuration: ServiceConfiguration,
         logger: Logger,
         metrics: PrometheusCollectorRegistry?
-    ) async throws -> some ApplicationProtocol {
+    ) async throws -> ServiceGroup {
         let directory = URL(fileURLWithPath: configuration.databasePath).deletingLastPathComponent().path
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let store = try await SQLiteStore.open(
@@ -87,15 +92,28 @@ public enum ServiceRuntime {
             ("outbox", { relay.isFlowing() }),
         ])
         let router = buildRouter(service: definition.name, routes: components.routes, readiness: readiness, metrics: metrics)
-        // Shutdown runs in reverse: HTTP stops first, then the consumer loop finishes its message,
-        // the consumer leaves its group, the relay drains the outbox, and the producer flushes.
-        return Application(
+        let http = Application(
             router: router,
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: clientID),
-            services: [CloseStoreOnShutdown(store: store), producer, relay, consumer, consumerService]
-                + components.backgroundServices,
             logger: logger
         )
+        // Shutdown runs in reverse: the deadline starts counting, HTTP stops, background work ends,
+        // the consumer loop finishes its message, the consumer leaves its group, the relay drains
+        // the outbox, the producer flushes, and the store closes.
+        let parts: [any Service] =
+            [CloseStoreOnShutdown(store: store), producer, relay, consumer, consumerService]
+            + components.backgroundServices + [http]
+        var group = ServiceGroupConfiguration(
+            services: parts.map {
+                .init(
+                    service: $0, successTerminationBehavior: .gracefullyShutdownGroup, failureTerminationBehavior: .gracefullyShutdownGroup)
+            } + [.init(service: ShutdownDeadline(timeout: configuration.shutdownTimeout, logger: logger))],
+            gracefulShutdownSignals: [.sigterm, .sigint],
+            logger: logger
+        )
+        // A part stuck in its graceful shutdown is cancelled before the deadline exits the process.
+        group.maximumGracefulShutdownDuration = max(configuration.shutdownTimeout - .seconds(1), configuration.shutdownTimeout / 2)
+        return ServiceGroup(configuration: group)
     }
 
     /// The HTTP side of a service: its controllers' routes plus `/health`, `/ready` and

@@ -1,0 +1,14 @@
+public import AsyncHTTPClient
+import NIOCore
+
+/// The HTTP client reservation uses for its synchronous calls to other services.
+public enum PeerHTTPClient {
+    /// Fails a refused connection at once instead of retrying it until the deadline, so an
+    /// outage of a peer is answered in milliseconds, not after the timeout.
+    public static let shared: HTTPClient = {
+        var configuration = HTTPClient.Configuration()
+        configuration.connectionPool.retryConnectionEstablishment = false
+        configuration.timeout.connect = .seconds(1)
+        return HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+    }()
+}
