@@ -23,4 +23,18 @@ public enum MessageHeader {
     public static let correlationId = "correlation-id"
     public static let causationId = "causation-id"
     public static let eventType = "event-type"
+    /// On a dead letter replayed to the topic: the one consumer group that should apply it again
+    /// (the others applied it the first time, or skip it).
+    public static let replayForGroup = "cinema-replay-group"
+}
+
+/// The headers a dead letter carries beside the original's (whose value and key it keeps).
+public enum DeadLetterHeader {
+    public static let originalTopic = "dlt-original-topic"
+    public static let originalPartition = "dlt-original-partition"
+    public static let originalOffset = "dlt-original-offset"
+    public static let consumerGroup = "dlt-consumer-group"
+    public static let error = "dlt-error"
+    public static let attempts = "dlt-attempts"
+    public static let failedAt = "dlt-failed-at"
 }

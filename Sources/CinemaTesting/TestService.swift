@@ -28,7 +28,8 @@ public struct TestService: Sendable {
         )
         self.environment = ServiceEnvironment(persistence: persistence, configuration: configuration, logger: logger)
         self.processor = EventProcessor(
-            persistence: persistence, handlers: definition.policies, logger: logger, maxAttempts: 2, initialBackoff: .milliseconds(1)
+            persistence: persistence, handlers: definition.policies, logger: logger, group: definition.name, maxAttempts: 2,
+            initialBackoff: .milliseconds(1)
         )
     }
 

@@ -37,7 +37,7 @@ import Testing
                 MovieReserved(Movie(movieId: event.movieId, status: .reserved, desc: nil, reviewCnt: 0, lastAction: .reserved)))
         }
         return EventProcessor(
-            persistence: Persistence(store: store), handlers: handlers, logger: Logger(label: "test"),
+            persistence: Persistence(store: store), handlers: handlers, logger: Logger(label: "test"), group: "test",
             maxAttempts: maxAttempts, initialBackoff: .milliseconds(1))
     }
 
@@ -64,22 +64,25 @@ import Testing
             await processor(store).process(
                 Self.message(Self.confirmed.replacingOccurrences(of: "ReservationConfirmed", with: "PaymentApproved"))) == .ignored)
         #expect(try await counterValue(store) == 0)
-        #expect(try await store.read { try await InboxRepository.parked(on: $0) }.isEmpty)
         await store.close()
     }
 
-    @Test func malformedEventsAreParkedWithTheirOffset() async throws {
+    @Test func malformedEventsAreDeadLetteredAtOnce() async throws {
         let store = try await temporaryStore(schema: counterSchema)
         let processor = processor(store)
         let notJSON = await processor.process(Self.message("this is not json", offset: 41))
         let badBody = await processor.process(Self.message(#"{"eventType":"ReservationConfirmed","rsvId":"one"}"#, offset: 42))
-        guard case .parked = notJSON, case .parked = badBody else {
-            Issue.record("expected both parked, got \(notJSON) and \(badBody)")
+        guard case .deadLetter(let notJSONReason, let notJSONAttempts) = notJSON,
+            case .deadLetter(let badBodyReason, let badBodyAttempts) = badBody
+        else {
+            Issue.record("expected both dead-lettered, got \(notJSON) and \(badBody)")
             return
         }
-        let parked = try await store.read { try await InboxRepository.parked(on: $0) }
-        #expect(parked.map(\.offset) == [41, 42])
-        #expect(parked[1].payload == #"{"eventType":"ReservationConfirmed","rsvId":"one"}"#)
+        #expect(notJSONReason.hasPrefix("not an event"))
+        #expect(badBodyReason.contains("does not decode"))
+        // Unreadable is unreadable: no retries were spent on either.
+        #expect(notJSONAttempts == 0)
+        #expect(badBodyAttempts == 1)
         #expect(try await counterValue(store) == 0)
         await store.close()
     }
@@ -92,17 +95,16 @@ import Testing
         await store.close()
     }
 
-    @Test func aHandlerThatKeepsFailingIsParkedNotDropped() async throws {
+    @Test func aHandlerThatKeepsFailingIsDeadLetteredAfterItsRetries() async throws {
         let store = try await temporaryStore(schema: counterSchema)
         let message = Self.message(Self.confirmed, id: "m-stuck", offset: 7)
         let outcome = await processor(store, maxAttempts: 3, failures: 100).process(message)
-        guard case .parked(let reason) = outcome else {
-            Issue.record("expected parked, got \(outcome)")
+        guard case .deadLetter(let reason, let attempts) = outcome else {
+            Issue.record("expected a dead letter, got \(outcome)")
             return
         }
         #expect(reason.contains("3 attempts"))
-        let parked = try await store.read { try await InboxRepository.parked(on: $0) }
-        #expect(parked.map(\.messageId) == ["m-stuck"])
+        #expect(attempts == 3)
         #expect(try await counterValue(store) == 0)
         #expect(try await store.read { try await OutboxRepository.count(on: $0) } == 0)
         #expect(try await store.read { try await InboxRepository.contains(messageId: "m-stuck", on: $0) } == false)
@@ -117,13 +119,12 @@ import Testing
             throw RetryLater("never")
         }
         let processor = EventProcessor(
-            persistence: Persistence(store: store), handlers: handlers, logger: Logger(label: "test"),
+            persistence: Persistence(store: store), handlers: handlers, logger: Logger(label: "test"), group: "test",
             maxAttempts: 1000, initialBackoff: .seconds(2))
         let processing = Task { await processor.process(Self.message(Self.confirmed, id: "m-shutdown")) }
         while attempts.withLock({ $0 }) == 0 { await Task.yield() }
         processing.cancel()
         #expect(await processing.value == .abandoned)
-        #expect(try await store.read { try await InboxRepository.parked(on: $0) }.isEmpty)
         #expect(try await store.read { try await InboxRepository.contains(messageId: "m-shutdown", on: $0) } == false)
         await store.close()
     }
@@ -135,6 +136,21 @@ import Testing
         #expect(await processor.process(Self.message(Self.confirmed, id: nil, offset: 5)) == .duplicate)
         #expect(await processor.process(Self.message(Self.confirmed, id: nil, offset: 6)) == .applied)
         #expect(try await counterValue(store) == 2)
+        await store.close()
+    }
+
+    /// A replayed dead letter is applied only by the group it names; the others skip it unread.
+    @Test func aReplayedLetterIsAppliedOnlyByItsGroup() async throws {
+        let store = try await temporaryStore(schema: counterSchema)
+        let processor = processor(store)
+        var forOthers = Self.message("this is not json either", id: "m-replayed")
+        forOthers.headers[MessageHeader.replayForGroup] = "someone-else"
+        #expect(await processor.process(forOthers) == .ignored)
+        var forUs = Self.message(Self.confirmed, id: "m-replayed")
+        forUs.headers[MessageHeader.replayForGroup] = "test"
+        #expect(await processor.process(forUs) == .applied)
+        #expect(await processor.process(forUs) == .duplicate)
+        #expect(try await counterValue(store) == 1)
         await store.close()
     }
 }

@@ -132,9 +132,9 @@ import Testing
             try await ReservationRepository.beginPayment(movieId: 1, now: 0, on: database)
         }
         let outcome = try await reservation.deliver(PaymentApproved(Payment(payId: 1, rsvId: rsvId, movieId: 1, status: .paid)))
-        // With the pending payment never settling, the processor gives up and parks it.
-        guard case .parked(let reason) = outcome else {
-            Issue.record("expected parked, got \(outcome)")
+        // With the pending payment never settling, the processor gives up and dead-letters it.
+        guard case .deadLetter(let reason, _) = outcome else {
+            Issue.record("expected a dead letter, got \(outcome)")
             return
         }
         #expect(reason.contains("still being created"))

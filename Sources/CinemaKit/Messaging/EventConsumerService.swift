@@ -3,15 +3,18 @@ public import Logging
 public import ServiceLifecycle
 
 /// Feeds a consumer's messages through the processor, one at a time so each movie's events are
-/// applied in order, and stores a message's offset only after its outcome is committed.
+/// applied in order, and stores a message's offset only after its outcome is durable: applied
+/// (committed) or dead-lettered (acknowledged by the broker).
 public struct EventConsumerService: Service {
     let consumer: KafkaConsumer
     let processor: EventProcessor
+    let deadLetters: any DeadLetterPublisher
     let logger: Logger
 
-    public init(consumer: KafkaConsumer, processor: EventProcessor, logger: Logger) {
+    public init(consumer: KafkaConsumer, processor: EventProcessor, deadLetters: any DeadLetterPublisher, logger: Logger) {
         self.consumer = consumer
         self.processor = processor
+        self.deadLetters = deadLetters
         self.logger = logger
     }
 
@@ -25,8 +28,13 @@ public struct EventConsumerService: Service {
                 topic: message.topic, partition: message.partition, offset: message.offset,
                 key: message.key, value: message.value, headers: headers
             )
-            if await processor.process(incoming) == .abandoned {
+            switch await processor.process(incoming) {
+            case .abandoned:
                 // Nothing after it may be applied before it: stop here, store nothing.
+                return
+            case .deadLetter(let reason, let attempts):
+                guard await deliverDeadLetter(incoming, reason: reason, attempts: attempts) else { return }
+            case .applied, .duplicate, .ignored:
                 break
             }
             do {
@@ -43,5 +51,30 @@ public struct EventConsumerService: Service {
                 )
             }
         }
+    }
+
+    /// Publishes the letter, retrying with back-off until the broker acknowledges it: until then
+    /// the offset is not stored, so the event is never skipped silently. False when shutdown came
+    /// first; the event is then delivered again after the restart.
+    private func deliverDeadLetter(_ message: IncomingMessage, reason: String, attempts: Int) async -> Bool {
+        var backoff = Backoff(initial: .milliseconds(100), maximum: .seconds(5))
+        while !Task.isShuttingDownGracefully, !Task.isCancelled {
+            do {
+                try await deadLetters.publish(message, reason: reason, attempts: attempts, group: processor.group)
+                logger.notice(
+                    "event dead-lettered",
+                    metadata: ["kafka.partition": "\(message.partition)", "kafka.offset": "\(message.offset)", "reason": "\(reason)"]
+                )
+                return true
+            } catch {
+                let delay = backoff.next()
+                logger.error(
+                    "dead letter not published; the event's offset is held until it is",
+                    metadata: ["kafka.offset": "\(message.offset)", "error": "\(error)", "retry.in_ms": "\(delay.milliseconds)"]
+                )
+                try? await cancelWhenGracefulShutdown { try await Task.sleep(for: delay) }
+            }
+        }
+        return false
     }
 }

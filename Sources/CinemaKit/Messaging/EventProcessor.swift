@@ -33,7 +33,9 @@ public enum ProcessingOutcome: Sendable, Equatable {
     case applied
     case duplicate
     case ignored
-    case parked(reason: String)
+    /// Cannot be applied (unreadable, or its handler kept failing): it goes to the dead-letter
+    /// topic, and only then may its offset be stored.
+    case deadLetter(reason: String, attempts: Int)
     /// Left unapplied because the service is shutting down mid-retry: its offset must not be
     /// stored, so the group delivers it again after the restart.
     case abandoned
@@ -41,28 +43,33 @@ public enum ProcessingOutcome: Sendable, Equatable {
 
 /// Applies incoming events exactly once: the inbox row, the handler's effect and the events it
 /// causes commit together. A handler that fails is retried with back-off; one that still fails,
-/// or an event that cannot be read, is parked (stored with the reason) so it never blocks the
-/// partition and is never silently dropped.
+/// or an event that cannot be read, is a dead letter (`EventConsumerService` publishes it to the
+/// dead-letter topic) so it never blocks the partition and is never silently dropped.
 public struct EventProcessor: Sendable {
     public let persistence: Persistence
     public let handlers: EventHandlers
     public let logger: Logger
+    /// The consumer group this processor applies events for: a replayed dead letter is applied
+    /// only by the group it names.
+    public let group: String
     public var maxAttempts: Int
     public var initialBackoff: Duration
 
     private static let applied = Counter(label: "cinema_events_applied_total")
-    private static let parkedCount = Counter(label: "cinema_events_parked_total")
+    private static let deadLettered = Counter(label: "cinema_events_dead_lettered_total")
 
     public init(
         persistence: Persistence,
         handlers: EventHandlers,
         logger: Logger,
+        group: String,
         maxAttempts: Int = 12,
         initialBackoff: Duration = .milliseconds(50)
     ) {
         self.persistence = persistence
         self.handlers = handlers
         self.logger = logger
+        self.group = group
         self.maxAttempts = maxAttempts
         self.initialBackoff = initialBackoff
     }
@@ -74,11 +81,16 @@ public struct EventProcessor: Sendable {
         logger[metadataKey: "kafka.offset"] = "\(message.offset)"
         logger[metadataKey: "message.id"] = "\(message.messageId)"
 
+        // Checked before anything is read: a replayed letter may be unreadable for everyone.
+        if let replayedFor = message.headers[MessageHeader.replayForGroup], replayedFor != group {
+            logger.trace("dead letter replayed for another group")
+            return .ignored
+        }
         let eventType: String
         do {
             eventType = try EventEnvelopeHead.decode(fromJSON: message.value).eventType
         } catch {
-            return await park(message, reason: "not an event: \(error)", logger: logger)
+            return deadLetter(reason: "not an event: \(error)", attempts: 0, logger: logger)
         }
         logger[metadataKey: "event.type"] = "\(eventType)"
         guard let handler = handlers.handler(for: eventType) else {
@@ -115,14 +127,14 @@ public struct EventProcessor: Sendable {
                 logger.debug("duplicate delivery; already applied")
                 return .duplicate
             } catch let error as MalformedEvent {
-                return await park(message, reason: error.reason, logger: logger)
+                return deadLetter(reason: error.reason, attempts: attempt, logger: logger)
             } catch {
                 if Task.isShuttingDownGracefully || Task.isCancelled {
                     logger.notice("shutting down; event left for redelivery", metadata: ["error": "\(error)"])
                     return .abandoned
                 }
                 guard attempt < maxAttempts else {
-                    return await park(message, reason: "failed after \(attempt) attempts: \(error)", logger: logger)
+                    return deadLetter(reason: "failed after \(attempt) attempts: \(error)", attempts: attempt, logger: logger)
                 }
                 let delay = backoff.next()
                 logger.notice("event handler failed; retrying", metadata: ["error": "\(error)", "attempt": "\(attempt)"])
@@ -132,23 +144,9 @@ public struct EventProcessor: Sendable {
         }
     }
 
-    private func park(_ message: IncomingMessage, reason: String, logger: Logger) async -> ProcessingOutcome {
-        logger.error("event parked", metadata: ["reason": "\(reason)"])
-        Self.parkedCount.increment()
-        do {
-            try await persistence.store.transaction { database in
-                try await InboxRepository.park(
-                    topic: message.topic, partition: message.partition, offset: message.offset,
-                    messageId: message.headers[MessageHeader.messageId],
-                    key: message.key.map { String(decoding: $0, as: UTF8.self) },
-                    payload: String(decoding: message.value, as: UTF8.self),
-                    reason: reason, on: database
-                )
-            }
-        } catch {
-            // The log line above still holds the offset, so the event can be found on the topic.
-            logger.critical("could not store parked event", metadata: ["error": "\(error)"])
-        }
-        return .parked(reason: reason)
+    private func deadLetter(reason: String, attempts: Int, logger: Logger) -> ProcessingOutcome {
+        logger.error("event cannot be applied; dead-lettering it", metadata: ["reason": "\(reason)", "attempts": "\(attempts)"])
+        Self.deadLettered.increment()
+        return .deadLetter(reason: reason, attempts: attempts)
     }
 }

@@ -10,6 +10,8 @@ public struct ServiceConfiguration: Sendable {
     public var port: Int
     public var kafkaBrokers: String
     public var topic: String
+    /// Where events that cannot be applied go (`KAFKA_DLT_TOPIC`, default `<topic>.DLT`).
+    public var deadLetterTopic: String
     public var databasePath: String
     public var logLevel: Logger.Level
     /// How long a shutdown may take before the process exits regardless (`SHUTDOWN_TIMEOUT_SECONDS`).
@@ -25,7 +27,8 @@ public struct ServiceConfiguration: Sendable {
 
     public init(
         serviceName: String, host: String = "127.0.0.1", port: Int, kafkaBrokers: String = "127.0.0.1:9092",
-        topic: String = "cinema", databasePath: String, logLevel: Logger.Level = .info, shutdownTimeout: Duration = .seconds(10),
+        topic: String = "cinema", deadLetterTopic: String? = nil, databasePath: String, logLevel: Logger.Level = .info,
+        shutdownTimeout: Duration = .seconds(10),
         kafkaProperties: [String: String] = [:], producerProperties: [String: String] = [:],
         consumerProperties: [String: String] = [:], environment: [String: String] = [:]
     ) {
@@ -34,6 +37,7 @@ public struct ServiceConfiguration: Sendable {
         self.port = port
         self.kafkaBrokers = kafkaBrokers
         self.topic = topic
+        self.deadLetterTopic = deadLetterTopic ?? "\(topic).DLT"
         self.databasePath = databasePath
         self.logLevel = logLevel
         self.shutdownTimeout = shutdownTimeout
@@ -60,6 +64,7 @@ public struct ServiceConfiguration: Sendable {
             port: try port(environment["PORT"]),
             kafkaBrokers: environment["KAFKA_BROKERS"] ?? "127.0.0.1:9092",
             topic: environment["KAFKA_TOPIC"] ?? "cinema",
+            deadLetterTopic: environment["KAFKA_DLT_TOPIC"],
             databasePath: environment["DATABASE_PATH"] ?? "data/\(serviceName).sqlite",
             logLevel: try Observability.logLevel(environment["LOG_LEVEL"]),
             shutdownTimeout: try ShutdownDeadline.timeout(fromEnvironment: environment["SHUTDOWN_TIMEOUT_SECONDS"]),

@@ -80,8 +80,9 @@ public enum ServiceRuntime {
             ),
             logger: logger
         )
-        let processor = EventProcessor(persistence: persistence, handlers: definition.policies, logger: logger)
-        let consumerService = EventConsumerService(consumer: consumer, processor: processor, logger: logger)
+        let processor = EventProcessor(persistence: persistence, handlers: definition.policies, logger: logger, group: definition.name)
+        let deadLetters = KafkaDeadLetterPublisher(producer: producer, topic: configuration.deadLetterTopic)
+        let consumerService = EventConsumerService(consumer: consumer, processor: processor, deadLetters: deadLetters, logger: logger)
 
         let environment = ServiceEnvironment(persistence: persistence, configuration: configuration, logger: logger)
         let components = try definition.components(environment)
