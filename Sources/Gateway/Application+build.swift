@@ -45,7 +45,7 @@ public func buildGatewayRouter(
         // Outermost first: every answer, preflights and errors included, carries the correlation id, and
         // errors are JSON bodies before CORS headers are put on them.
         CorrelationIDMiddleware()
-        GatewayCORSMiddleware()
+        GatewayCORSMiddleware(configuration: configuration)
         MetricsMiddleware()
         JSONErrorMiddleware()
         ProxyMiddleware(configuration: configuration, httpClient: httpClient)
@@ -82,7 +82,10 @@ public func runGateway(configuration: GatewayConfiguration, logger: Logger, metr
         "Gateway routes",
         metadata: [
             "gateway.routes": .array(
-                configuration.routes.map { .string("\($0.prefix) -> \($0.upstream)\($0.upstreamPrefix)") }
+                configuration.routes.map { route in
+                    let methods = route.allowHeaderValue.map { " (\($0) only)" } ?? ""
+                    return .string("\(route.prefix) -> \(route.upstream)\(route.upstreamPrefix)\(methods)")
+                }
             )
         ]
     )

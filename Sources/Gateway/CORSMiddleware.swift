@@ -6,8 +6,10 @@ import Hummingbird
 ///
 /// Hummingbird's `CORSMiddleware` needs fixed method and header lists, but "any header" with credentials cannot
 /// be written as `*` (browsers take it literally when credentials are allowed), so the preflight echoes what the
-/// browser asked for, as Spring does.
+/// browser asked for, as Spring does. A route restricted to some methods (payments) advertises exactly those instead:
+/// the preflight still succeeds, but a browser then refuses to send a blocked method and reports it as not allowed.
 struct GatewayCORSMiddleware<Context: RequestContext>: RouterMiddleware {
+    let configuration: GatewayConfiguration
     /// Spring's default preflight cache time.
     var maxAgeSeconds = 1800
 
@@ -23,7 +25,7 @@ struct GatewayCORSMiddleware<Context: RequestContext>: RouterMiddleware {
         if request.method == .options, let requestedMethod = request.headers[.accessControlRequestMethod] {
             var headers: HTTPFields = [
                 .accessControlAllowOrigin: origin,
-                .accessControlAllowMethods: requestedMethod,
+                .accessControlAllowMethods: self.configuration.route(forPath: request.uri.path)?.allowHeaderValue ?? requestedMethod,
                 .accessControlAllowCredentials: "true",
                 .accessControlMaxAge: String(self.maxAgeSeconds),
                 .vary: "Origin, Access-Control-Request-Method, Access-Control-Request-Headers",

@@ -1,43 +1,5 @@
 public import Foundation
-
-/// One entry of the routing table: requests whose path starts with `prefix` go to `upstream`.
-public struct GatewayRoute: Sendable, Hashable {
-    /// Path prefix matched on whole segments: `/movies` matches `/movies` and `/movies/1`, not `/moviesx`.
-    public var prefix: String
-    /// Short service name used in logs and error messages, e.g. `movie`.
-    public var upstreamName: String
-    /// Base URL of the upstream, e.g. `http://127.0.0.1:8082` or `http://movie:8080`.
-    public var upstream: String
-    /// What replaces `prefix` in the forwarded path; lets an alias such as `/movieViews` reach `/movieviews`.
-    public var upstreamPrefix: String
-
-    public init(prefix: String, upstreamName: String, upstream: String, upstreamPrefix: String? = nil) {
-        self.prefix = Self.trimmingTrailingSlashes(prefix)
-        self.upstreamName = upstreamName
-        self.upstream = Self.trimmingTrailingSlashes(upstream)
-        self.upstreamPrefix = Self.trimmingTrailingSlashes(upstreamPrefix ?? prefix)
-    }
-
-    /// `path` must not contain the query string.
-    public func matches(path: some StringProtocol) -> Bool {
-        guard path.hasPrefix(self.prefix) else { return false }
-        let rest = path.dropFirst(self.prefix.count)
-        return rest.isEmpty || rest.first == "/"
-    }
-
-    /// The absolute URL to send upstream for a request target (path plus optional `?query`) this route matches.
-    public func upstreamURL(forTarget target: some StringProtocol) -> String {
-        let remainder = target.dropFirst(self.prefix.count)
-        return "\(self.upstream)\(self.upstreamPrefix)\(remainder)"
-    }
-
-    private static func trimmingTrailingSlashes(_ value: String) -> String {
-        // A bare "/" becomes "", which makes a catch-all route that forwards paths unchanged.
-        var value = Substring(value)
-        while value.last == "/" { value = value.dropLast() }
-        return String(value)
-    }
-}
+public import HTTPTypes
 
 public struct GatewayConfiguration: Sendable {
     /// Address the gateway listens on.
@@ -63,32 +25,50 @@ public struct GatewayConfiguration: Sendable {
         self.maxBodySize = maxBodySize
     }
 
+    /// Methods forwarded per upstream name in the Cinema routing table; upstreams not listed forward every method.
+    /// Payments are created by the reservation service and refunded through events, never by a browser, so the
+    /// public side only reads them.
+    public static let defaultUpstreamMethods: [String: Set<HTTPRequest.Method>] = ["payment": [.get, .head]]
+
     /// The Cinema routing table. Defaults are the local development ports; Kubernetes passes service URLs.
     public static func cinemaRoutes(
         paymentURL: String = "http://127.0.0.1:8081",
         movieURL: String = "http://127.0.0.1:8082",
         reservationURL: String = "http://127.0.0.1:8083",
         messageURL: String = "http://127.0.0.1:8084",
-        viewpageURL: String = "http://127.0.0.1:8085"
+        viewpageURL: String = "http://127.0.0.1:8085",
+        upstreamMethods: [String: Set<HTTPRequest.Method>] = defaultUpstreamMethods
     ) -> [GatewayRoute] {
-        [
-            GatewayRoute(prefix: "/payments", upstreamName: "payment", upstream: paymentURL),
-            GatewayRoute(prefix: "/movies", upstreamName: "movie", upstream: movieURL),
-            GatewayRoute(prefix: "/reviews", upstreamName: "movie", upstream: movieURL),
-            GatewayRoute(prefix: "/check", upstreamName: "movie", upstream: movieURL),
-            GatewayRoute(prefix: "/reservations", upstreamName: "reservation", upstream: reservationURL),
-            GatewayRoute(prefix: "/messages", upstreamName: "message", upstream: messageURL),
-            GatewayRoute(prefix: "/movieviews", upstreamName: "viewpage", upstream: viewpageURL),
-            // The original frontend calls the camel-cased path; the service only knows the lower-cased one.
+        func route(_ prefix: String, _ name: String, _ url: String, upstreamPrefix: String? = nil) -> GatewayRoute {
             GatewayRoute(
-                prefix: "/movieViews", upstreamName: "viewpage", upstream: viewpageURL, upstreamPrefix: "/movieviews"
-            ),
+                prefix: prefix, upstreamName: name, upstream: url, upstreamPrefix: upstreamPrefix, methods: upstreamMethods[name]
+            )
+        }
+        return [
+            route("/payments", "payment", paymentURL),
+            route("/movies", "movie", movieURL),
+            route("/reviews", "movie", movieURL),
+            route("/check", "movie", movieURL),
+            route("/reservations", "reservation", reservationURL),
+            route("/messages", "message", messageURL),
+            route("/movieviews", "viewpage", viewpageURL),
+            // The original frontend calls the camel-cased path; the service only knows the lower-cased one.
+            route("/movieViews", "viewpage", viewpageURL, upstreamPrefix: "/movieviews"),
         ]
     }
 
-    /// Reads HOST, PORT, PAYMENT_URL, MOVIE_URL, RESERVATION_URL, MESSAGE_URL, VIEWPAGE_URL,
-    /// GATEWAY_UPSTREAM_TIMEOUT_MS and GATEWAY_MAX_BODY_SIZE. Missing or unparsable values fall back to the defaults
-    /// so that a typo in a deployment manifest degrades to local defaults instead of a crash loop.
+    /// The upstreams of the Cinema routing table: the name used in routes and the environment variables' prefix.
+    static let cinemaUpstreams: [(name: String, variablePrefix: String, defaultURL: String)] = [
+        ("payment", "PAYMENT", "http://127.0.0.1:8081"),
+        ("movie", "MOVIE", "http://127.0.0.1:8082"),
+        ("reservation", "RESERVATION", "http://127.0.0.1:8083"),
+        ("message", "MESSAGE", "http://127.0.0.1:8084"),
+        ("viewpage", "VIEWPAGE", "http://127.0.0.1:8085"),
+    ]
+
+    /// Reads HOST, PORT, `<UPSTREAM>_URL` and `<UPSTREAM>_METHODS` for PAYMENT, MOVIE, RESERVATION, MESSAGE and
+    /// VIEWPAGE, GATEWAY_UPSTREAM_TIMEOUT_MS and GATEWAY_MAX_BODY_SIZE. Missing or unparsable values fall back to the defaults so that a typo in a deployment
+    /// manifest degrades to local defaults instead of a crash loop.
     public static func fromEnvironment(
         _ env: [String: String] = ProcessInfo.processInfo.environment
     ) -> GatewayConfiguration {
@@ -96,25 +76,35 @@ public struct GatewayConfiguration: Sendable {
             guard let raw = env[name]?.trimmingCharacters(in: .whitespaces), !raw.isEmpty else { return nil }
             return raw
         }
+        func positiveInteger(_ name: String) -> Int? {
+            value(name).flatMap { Int($0) }.filter { $0 > 0 }
+        }
         let defaults = GatewayConfiguration()
+        var urls: [String: String] = [:]
+        var methods = defaultUpstreamMethods
+        for upstream in cinemaUpstreams {
+            urls[upstream.name] = value("\(upstream.variablePrefix)_URL") ?? upstream.defaultURL
+            // `*` lifts a default restriction; an unreadable list keeps the default rather than opening the route.
+            switch value("\(upstream.variablePrefix)_METHODS") {
+            case nil: break
+            case .some("*"): methods[upstream.name] = nil
+            case let text?: methods[upstream.name] = HTTPMethodList.parse(text) ?? methods[upstream.name]
+            }
+        }
         let routes = cinemaRoutes(
-            paymentURL: value("PAYMENT_URL") ?? "http://127.0.0.1:8081",
-            movieURL: value("MOVIE_URL") ?? "http://127.0.0.1:8082",
-            reservationURL: value("RESERVATION_URL") ?? "http://127.0.0.1:8083",
-            messageURL: value("MESSAGE_URL") ?? "http://127.0.0.1:8084",
-            viewpageURL: value("VIEWPAGE_URL") ?? "http://127.0.0.1:8085"
+            paymentURL: urls["payment", default: ""],
+            movieURL: urls["movie", default: ""],
+            reservationURL: urls["reservation", default: ""],
+            messageURL: urls["message", default: ""],
+            viewpageURL: urls["viewpage", default: ""],
+            upstreamMethods: methods
         )
-        let port = value("PORT").flatMap(Int.init).filter { (0...65_535).contains($0) } ?? defaults.port
-        let timeout =
-            value("GATEWAY_UPSTREAM_TIMEOUT_MS").flatMap(Int.init).filter { $0 > 0 }
-            .map { Duration.milliseconds($0) } ?? defaults.upstreamTimeout
-        let maxBodySize = value("GATEWAY_MAX_BODY_SIZE").flatMap(Int.init).filter { $0 >= 0 } ?? defaults.maxBodySize
         return GatewayConfiguration(
             host: value("HOST") ?? defaults.host,
-            port: port,
+            port: value("PORT").flatMap { Int($0) }.filter { (0...65_535).contains($0) } ?? defaults.port,
             routes: routes,
-            upstreamTimeout: timeout,
-            maxBodySize: maxBodySize
+            upstreamTimeout: positiveInteger("GATEWAY_UPSTREAM_TIMEOUT_MS").map { .milliseconds($0) } ?? defaults.upstreamTimeout,
+            maxBodySize: value("GATEWAY_MAX_BODY_SIZE").flatMap { Int($0) }.filter { $0 >= 0 } ?? defaults.maxBodySize
         )
     }
 

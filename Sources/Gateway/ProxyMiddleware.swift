@@ -20,6 +20,14 @@ struct ProxyMiddleware<Context: RemoteAddressRequestContext>: RouterMiddleware {
         guard let route = self.configuration.route(forPath: request.uri.path) else {
             return try await next(request, context)
         }
+        // Checked before anything is read or sent, so a refused request never reaches the upstream.
+        if let allowed = route.allowHeaderValue, !route.forwards(request.method) {
+            throw APIError(
+                .methodNotAllowed,
+                "\(request.method) is not allowed on \(route.prefix) through the gateway; allowed: \(allowed)",
+                headers: [.allow: allowed]
+            )
+        }
         return try await self.forward(request, to: route, context: context)
     }
 

@@ -42,9 +42,16 @@ enum Upstream {
         return router
     }
 
-    /// Reads the whole request and describes it as JSON.
-    static func echo(name: String, extraHeaders: HTTPFields = [:]) -> Router<BasicRequestContext> {
+    /// Reads the whole request and describes it as JSON. `calls` counts the requests that arrived, `completed` those
+    /// whose body was read to its end (a streamed upload the gateway aborts arrives but never completes).
+    static func echo(
+        name: String,
+        extraHeaders: HTTPFields = [:],
+        calls: Counter? = nil,
+        completed: Counter? = nil
+    ) -> Router<BasicRequestContext> {
         self.router { request, _ in
+            calls?.increment()
             var headers: [String: String] = [:]
             for field in request.headers {
                 let name = field.name.canonicalName
@@ -53,6 +60,7 @@ enum Upstream {
             if let authority = request.head.authority { headers["host"] = authority }
             var bytes = 0
             for try await buffer in request.body { bytes += buffer.readableBytes }
+            completed?.increment()
             let echo = Echo(
                 upstream: name,
                 method: request.method.rawValue,
