@@ -24,15 +24,21 @@ public struct APIError: Error, HTTPResponseError, Sendable, CustomStringConverti
 
     public var description: String { "\(status.code) \(message)" }
 
-    public func body(path: String) -> JSONValue {
+    /// `path` is left out only when it is unknown, as for a request line the HTTP parser could not read.
+    public func body(path: String?) -> JSONValue {
         var members: [(String, JSONValue)] = [
             ("status", .integer(Int64(status.code))),
             ("error", .string(status.reasonPhrase)),
             ("message", .string(message)),
         ]
         if let field { members.append(("field", .string(field))) }
-        members.append(("path", .string(path)))
+        if let path { members.append(("path", .string(path))) }
         return .object(members)
+    }
+
+    /// The serialized body, for code below the router (a channel handler) that writes bytes itself.
+    public func bodyBytes(path: String?) -> [UInt8] {
+        body(path: path).serialized()
     }
 
     public func response(from request: Request, context: some RequestContext) throws -> Response {

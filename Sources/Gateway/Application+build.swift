@@ -29,6 +29,7 @@ public func buildGatewayApplication(
 ) -> some ApplicationProtocol {
     Application(
         router: buildGatewayRouter(configuration: configuration, httpClient: httpClient, metrics: metrics),
+        server: .gateway(configuration),
         configuration: .init(address: .hostname(configuration.host, port: configuration.port)),
         logger: logger
     )

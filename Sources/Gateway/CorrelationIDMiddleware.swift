@@ -5,7 +5,7 @@ import Hummingbird
 import Logging
 
 /// Gives every request a correlation id so that one call can be followed through the services' logs: the client's
-/// own when it sent one, otherwise a fresh UUID. The proxy forwards the (possibly new) header upstream and the
+/// own when it sent a usable one, otherwise a fresh UUID. The proxy forwards the (possibly new) header upstream and the
 /// response echoes it, also for errors the gateway answers itself.
 struct CorrelationIDMiddleware<Context: RequestContext>: RouterMiddleware {
     func handle(
@@ -13,7 +13,7 @@ struct CorrelationIDMiddleware<Context: RequestContext>: RouterMiddleware {
         context: Context,
         next: (Request, Context) async throws -> Response
     ) async throws -> Response {
-        let sent = request.headers[values: .correlationID].first { !$0.isEmpty }
+        let sent = request.headers[values: .correlationID].first(where: Self.isUsable)
         let correlationID = sent ?? UUID().uuidString.lowercased()
         // Collapses repeated headers too, so upstream sees exactly the id that is echoed back.
         var head = request.head
@@ -24,5 +24,11 @@ struct CorrelationIDMiddleware<Context: RequestContext>: RouterMiddleware {
         var response = try await next(request, context)
         response.headers[.correlationID] = correlationID
         return response
+    }
+
+    /// The id travels into every log line and the Kafka headers of the events the request causes, so a client's id is
+    /// taken only when it is short, visible ASCII.
+    static func isUsable(_ id: String) -> Bool {
+        (1...128).contains(id.utf8.count) && id.utf8.allSatisfy { (0x21...0x7E).contains($0) }
     }
 }

@@ -74,10 +74,12 @@ enum ForwardedHeaders {
         )
     }
 
-    /// The port of `host[:port]` or `[v6]:port`, if it names one.
+    /// The port of `host[:port]` or `[v6]:port`, if it names a valid one (digits only, at most 65535).
     static func port(ofAuthority authority: String) -> Int? {
         guard let colon = authority.lastIndex(of: ":") else { return nil }
         if let closingBracket = authority.lastIndex(of: "]"), closingBracket > colon { return nil }
-        return Int(authority[authority.index(after: colon)...])
+        let digits = authority[authority.index(after: colon)...]
+        guard !digits.isEmpty, digits.allSatisfy({ $0.isASCII && $0.isNumber }) else { return nil }
+        return Int(digits).flatMap { (0...65_535).contains($0) ? $0 : nil }
     }
 }

@@ -10,19 +10,29 @@ public struct GatewayConfiguration: Sendable {
     public var upstreamTimeout: Duration
     /// Largest request body forwarded upstream, in bytes; bigger ones get 413 before or while streaming.
     public var maxBodySize: Int
+    /// Largest request head (request line plus header fields) the gateway reads, in bytes; bigger ones get 431.
+    /// Below the services' own 80 KiB, so that what the gateway adds (`X-Forwarded-*`, the correlation id) still fits.
+    public var maxHeaderSize: Int
+    /// A connection that has not sent a complete request head or body part for this long is closed, so that clients
+    /// trickling bytes (slowloris) cannot hold connections open. Waiting for an upstream's answer does not count.
+    public var idleTimeout: Duration
 
     public init(
         host: String = "127.0.0.1",
         port: Int = 8088,
         routes: [GatewayRoute] = GatewayConfiguration.cinemaRoutes(),
         upstreamTimeout: Duration = .seconds(10),
-        maxBodySize: Int = 16 * 1024 * 1024
+        maxBodySize: Int = 16 * 1024 * 1024,
+        maxHeaderSize: Int = 64 * 1024,
+        idleTimeout: Duration = .seconds(60)
     ) {
         self.host = host
         self.port = port
         self.routes = routes
         self.upstreamTimeout = upstreamTimeout
         self.maxBodySize = maxBodySize
+        self.maxHeaderSize = maxHeaderSize
+        self.idleTimeout = idleTimeout
     }
 
     /// Methods forwarded per upstream name in the Cinema routing table; upstreams not listed forward every method.
@@ -67,7 +77,8 @@ public struct GatewayConfiguration: Sendable {
     ]
 
     /// Reads HOST, PORT, `<UPSTREAM>_URL` and `<UPSTREAM>_METHODS` for PAYMENT, MOVIE, RESERVATION, MESSAGE and
-    /// VIEWPAGE, GATEWAY_UPSTREAM_TIMEOUT_MS and GATEWAY_MAX_BODY_SIZE. Missing or unparsable values fall back to the defaults so that a typo in a deployment
+    /// VIEWPAGE, GATEWAY_UPSTREAM_TIMEOUT_MS, GATEWAY_MAX_BODY_SIZE, GATEWAY_MAX_HEADER_SIZE and
+    /// GATEWAY_IDLE_TIMEOUT_MS. Missing or unparsable values fall back to the defaults so that a typo in a deployment
     /// manifest degrades to local defaults instead of a crash loop.
     public static func fromEnvironment(
         _ env: [String: String] = ProcessInfo.processInfo.environment
@@ -83,7 +94,7 @@ public struct GatewayConfiguration: Sendable {
         var urls: [String: String] = [:]
         var methods = defaultUpstreamMethods
         for upstream in cinemaUpstreams {
-            urls[upstream.name] = value("\(upstream.variablePrefix)_URL") ?? upstream.defaultURL
+            urls[upstream.name] = value("\(upstream.variablePrefix)_URL").filter(isUsableUpstreamURL) ?? upstream.defaultURL
             // `*` lifts a default restriction; an unreadable list keeps the default rather than opening the route.
             switch value("\(upstream.variablePrefix)_METHODS") {
             case nil: break
@@ -104,8 +115,17 @@ public struct GatewayConfiguration: Sendable {
             port: value("PORT").flatMap { Int($0) }.filter { (0...65_535).contains($0) } ?? defaults.port,
             routes: routes,
             upstreamTimeout: positiveInteger("GATEWAY_UPSTREAM_TIMEOUT_MS").map { .milliseconds($0) } ?? defaults.upstreamTimeout,
-            maxBodySize: value("GATEWAY_MAX_BODY_SIZE").flatMap { Int($0) }.filter { $0 >= 0 } ?? defaults.maxBodySize
+            maxBodySize: value("GATEWAY_MAX_BODY_SIZE").flatMap { Int($0) }.filter { $0 >= 0 } ?? defaults.maxBodySize,
+            maxHeaderSize: positiveInteger("GATEWAY_MAX_HEADER_SIZE") ?? defaults.maxHeaderSize,
+            idleTimeout: positiveInteger("GATEWAY_IDLE_TIMEOUT_MS").map { .milliseconds($0) } ?? defaults.idleTimeout
         )
+    }
+
+    /// An upstream base URL must be absolute http(s) with a host; otherwise every forwarded URL built on it would fail,
+    /// and the gateway could no longer tell a malformed request from a malformed configuration.
+    static func isUsableUpstreamURL(_ text: String) -> Bool {
+        guard let url = URL(string: text), let scheme = url.scheme?.lowercased(), let host = url.host else { return false }
+        return ["http", "https"].contains(scheme) && !host.isEmpty && url.query == nil && url.fragment == nil
     }
 
     /// The route for a request path (without query). When prefixes overlap the longest wins.

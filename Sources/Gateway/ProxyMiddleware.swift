@@ -17,6 +17,11 @@ struct ProxyMiddleware<Context: RemoteAddressRequestContext>: RouterMiddleware {
         context: Context,
         next: (Request, Context) async throws -> Response
     ) async throws -> Response {
+        // The gateway is no tunnel, and NIO drops the body of any answer to CONNECT; ``MalformedRequestHandler`` closes
+        // the connection after this answer so that the client sees where it ends.
+        if request.method == .connect {
+            throw APIError.badRequest("CONNECT is not supported: the gateway is not a tunnel")
+        }
         guard let route = self.configuration.route(forPath: request.uri.path) else {
             return try await next(request, context)
         }
@@ -28,6 +33,8 @@ struct ProxyMiddleware<Context: RemoteAddressRequestContext>: RouterMiddleware {
                 headers: [.allow: allowed]
             )
         }
+        try RequestChecks.checkHost(request)
+        try RequestChecks.checkTarget(path: Substring(request.uri.path), query: request.uri.query.map { Substring($0) })
         return try await self.forward(request, to: route, context: context)
     }
 
@@ -37,7 +44,8 @@ struct ProxyMiddleware<Context: RemoteAddressRequestContext>: RouterMiddleware {
         logger[metadataKey: "http.path"] = .string(request.uri.path)
         logger[metadataKey: "upstream.name"] = .string(route.upstreamName)
 
-        var upstreamRequest = HTTPClientRequest(url: route.upstreamURL(forTarget: request.uri.description))
+        // Built from the parsed path and query: the raw target may carry a fragment the upstream must not see.
+        var upstreamRequest = HTTPClientRequest(url: route.upstreamURL(forPath: request.uri.path, query: request.uri.query))
         upstreamRequest.method = HTTPMethod(rawValue: request.method.rawValue)
         upstreamRequest.headers = ForwardedHeaders.upstreamHeaders(
             for: request,
@@ -54,32 +62,55 @@ struct ProxyMiddleware<Context: RemoteAddressRequestContext>: RouterMiddleware {
                 logger: logger
             )
         } catch {
-            let response: Response
-            if let error = error as? HTTPError {
-                // Raised by our own body limit while AsyncHTTPClient was pulling the request body.
-                response = APIError(error.status, error.body ?? error.status.reasonPhrase).response(path: request.uri.path)
-            } else {
-                let failure = UpstreamFailure(error, route: route, timeout: self.configuration.upstreamTimeout)
-                logger.warning(
-                    "Upstream request failed",
-                    metadata: ["http.status": .stringConvertible(failure.status.code), "error.message": "\(error)"]
-                )
-                response = APIError(failure.status, failure.message).response(path: request.uri.path)
-            }
+            let response = self.apiError(for: error, route: route, bodyGate: gate, logger: logger).response(path: request.uri.path)
             // Returned rather than thrown so that the body can wait for the gate after the client has its answer.
             return Response(status: response.status, headers: response.headers, body: response.body.closing(gate))
         }
 
-        let status = HTTPResponse.Status(
-            code: Int(upstreamResponse.status.code),
-            reasonPhrase: upstreamResponse.status.reasonPhrase
-        )
+        let code = Int(upstreamResponse.status.code)
+        // AsyncHTTPClient skips interim 1xx answers but hands over 101; the gateway does not tunnel upgraded connections.
+        guard (200...999).contains(code) else {
+            logger.warning("Upstream answered with a status the gateway cannot forward", metadata: ["http.status": "\(code)"])
+            let message =
+                "upstream \(route.upstreamName) (\(route.upstream)) answered with status \(code), which the gateway does not forward"
+            let response = APIError(.badGateway, message).response(path: request.uri.path)
+            return Response(status: response.status, headers: response.headers, body: response.body.closing(gate))
+        }
+        let status = HTTPResponse.Status(code: code, reasonPhrase: upstreamResponse.status.reasonPhrase)
         logger.debug("Proxied request", metadata: ["http.status": .stringConvertible(status.code)])
         return Response(
             status: status,
             headers: ForwardedHeaders.downstreamHeaders(from: upstreamResponse.headers),
             body: ResponseBody(asyncSequence: upstreamResponse.body).closing(gate)
         )
+    }
+
+    /// Whose fault a failed exchange was decides the answer: the client's (400, 408, 413) or the upstream's (502, 504).
+    private func apiError(for error: any Error, route: GatewayRoute, bodyGate: RequestBodyGate?, logger: Logger) -> APIError {
+        switch error {
+        case let error as APIError:
+            // Raised while AsyncHTTPClient was pulling the client's body: over the limit, cut short, malformed.
+            return error
+        case let error as HTTPClientError where error == .invalidURL:
+            // The target passed ``RequestChecks`` and the upstream base URL was checked at start, so this is not expected;
+            // it still is the request that cannot be forwarded, not the upstream that failed.
+            return .badRequest("the request target cannot be forwarded")
+        default:
+            break
+        }
+        let failure = UpstreamFailure(error, route: route, timeout: self.configuration.upstreamTimeout)
+        if failure.isResponseTimeout, let bodyGate, bodyGate.isWaitingForClientBody {
+            // The upstream cannot answer a request it has not fully received; the slow party is the client.
+            return APIError(
+                .requestTimeout,
+                "the request body did not arrive within \(UpstreamFailure.describe(self.configuration.upstreamTimeout))"
+            )
+        }
+        logger.warning(
+            "Upstream request failed",
+            metadata: ["http.status": .stringConvertible(failure.status.code), "error.message": "\(error)"]
+        )
+        return APIError(failure.status, failure.message)
     }
 
     /// Mirrors the client's framing: a declared length is forwarded as such, a chunked body stays chunked, and a
@@ -89,22 +120,22 @@ struct ProxyMiddleware<Context: RemoteAddressRequestContext>: RouterMiddleware {
         let gate = RequestBodyGate()
         if let declared = request.headers[.contentLength] {
             // NIO's parser has already rejected malformed or conflicting lengths.
-            guard let length = Int64(declared) else { throw HTTPError(.badRequest, message: "invalid Content-Length") }
-            guard length <= limit else { throw HTTPError.bodyTooLarge(limit: limit) }
-            let body = UpstreamRequestBody(base: request.body, gate: gate, limit: nil)
+            guard let length = Int64(declared), length >= 0 else { throw APIError.badRequest("invalid Content-Length") }
+            guard length <= limit else { throw APIError.bodyTooLarge(limit: limit) }
+            let body = UpstreamRequestBody(base: request.body, gate: gate, limit: nil, declaredLength: length)
             return (.stream(body, length: .known(length)), gate)
         }
         if request.headers.contains(.transferEncoding) {
-            let body = UpstreamRequestBody(base: request.body, gate: gate, limit: limit)
+            let body = UpstreamRequestBody(base: request.body, gate: gate, limit: limit, declaredLength: nil)
             return (.stream(body, length: .unknown), gate)
         }
         return (nil, nil)
     }
 }
 
-extension HTTPError {
-    static func bodyTooLarge(limit: Int) -> HTTPError {
-        HTTPError(.contentTooLarge, message: "request body exceeds the gateway limit of \(limit) bytes")
+extension APIError {
+    static func bodyTooLarge(limit: Int) -> APIError {
+        APIError(.contentTooLarge, "request body exceeds the gateway limit of \(limit) bytes")
     }
 }
 
@@ -112,11 +143,14 @@ extension HTTPError {
 struct UpstreamFailure {
     let status: HTTPResponse.Status
     let message: String
+    /// The upstream accepted the connection but gave no response head in time.
+    let isResponseTimeout: Bool
 
     init(_ error: any Error, route: GatewayRoute, timeout: Duration) {
         let upstream = "upstream \(route.upstreamName) (\(route.upstream))"
         let clientError = error as? HTTPClientError
-        if let clientError, [.deadlineExceeded, .readTimeout, .writeTimeout].contains(clientError) {
+        self.isResponseTimeout = clientError.map { [.deadlineExceeded, .readTimeout, .writeTimeout].contains($0) } ?? false
+        if self.isResponseTimeout {
             self.status = .gatewayTimeout
             self.message = "\(upstream) did not respond within \(Self.describe(timeout))"
         } else if let clientError, [.connectTimeout, .getConnectionFromPoolTimeout].contains(clientError) {
@@ -134,9 +168,13 @@ struct UpstreamFailure {
         }
     }
 
-    private static func describe(_ duration: Duration) -> String {
+    /// `300 ms`, `10 s`; whole seconds for durations too large to count in milliseconds.
+    static func describe(_ duration: Duration) -> String {
         let (seconds, attoseconds) = duration.components
-        let milliseconds = seconds * 1000 + attoseconds / 1_000_000_000_000_000
-        return milliseconds % 1000 == 0 ? "\(milliseconds / 1000) s" : "\(milliseconds) ms"
+        let remainder = attoseconds / 1_000_000_000_000_000
+        let (whole, overflow) = seconds.multipliedReportingOverflow(by: 1000)
+        let (milliseconds, sumOverflow) = whole.addingReportingOverflow(remainder)
+        guard remainder != 0, !overflow, !sumOverflow else { return "\(seconds) s" }
+        return "\(milliseconds) ms"
     }
 }

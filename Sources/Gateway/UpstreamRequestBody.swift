@@ -1,4 +1,6 @@
+import CinemaHTTP
 import Hummingbird
+import NIOHTTP1
 import Synchronization
 
 /// The client's request body as handed to AsyncHTTPClient.
@@ -12,29 +14,54 @@ struct UpstreamRequestBody: AsyncSequence, Sendable {
 
     let base: RequestBody
     let gate: RequestBodyGate
-    /// Only chunked bodies need counting; a declared Content-Length was checked up front.
+    /// Only chunked bodies need counting against the limit; a declared Content-Length was checked up front.
     let limit: Int?
+    /// The declared Content-Length, so that a body cut short is reported as the client's fault.
+    let declaredLength: Int64?
 
     struct AsyncIterator: AsyncIteratorProtocol {
         var base: RequestBody.AsyncIterator
         let gate: RequestBodyGate
         let limit: Int?
+        let declaredLength: Int64?
         var received = 0
 
         mutating func next() async throws -> ByteBuffer? {
             guard self.gate.beginRead() else { return nil }
             defer { self.gate.endRead() }
-            guard let buffer = try await self.base.next() else { return nil }
+            guard let buffer = try await self.readFromClient() else {
+                // Hummingbird ends the body quietly when the connection closes early; without this check the upload
+                // would fail upstream as a length mismatch and look like the upstream's fault.
+                if let declaredLength = self.declaredLength, self.received < declaredLength {
+                    throw APIError.badRequest("the request body ended after \(self.received) of \(declaredLength) declared bytes")
+                }
+                self.gate.markBodyComplete()
+                return nil
+            }
             self.received += buffer.readableBytes
             if let limit = self.limit, self.received > limit {
-                throw HTTPError.bodyTooLarge(limit: limit)
+                throw APIError.bodyTooLarge(limit: limit)
             }
             return buffer
+        }
+
+        /// Errors reading the client's body (a malformed chunk, a connection closed mid-body) are the client's, so
+        /// they become 400s naming the problem instead of reaching AsyncHTTPClient as an anonymous upload failure.
+        private mutating func readFromClient() async throws -> ByteBuffer? {
+            do {
+                return try await self.base.next()
+            } catch let error as HTTPParserError {
+                throw MalformedRequestHandler.apiError(for: error, maxHeaderSize: nil)
+            } catch is CancellationError {
+                throw CancellationError()
+            } catch {
+                throw APIError.badRequest("the request body could not be read: \(error)")
+            }
         }
     }
 
     func makeAsyncIterator() -> AsyncIterator {
-        AsyncIterator(base: self.base.makeAsyncIterator(), gate: self.gate, limit: self.limit)
+        AsyncIterator(base: self.base.makeAsyncIterator(), gate: self.gate, limit: self.limit, declaredLength: self.declaredLength)
     }
 }
 
@@ -47,10 +74,23 @@ final class RequestBodyGate: Sendable {
     }
 
     private let state = Mutex(State.idle)
+    private let readStarted = Atomic(false)
+    private let bodyComplete = Atomic(false)
+
+    /// Whether AsyncHTTPClient began the upload but the client has not sent all of its body yet: an upstream deadline
+    /// passing then is the client's slowness (408), not the upstream's (504).
+    var isWaitingForClientBody: Bool {
+        self.readStarted.load(ordering: .acquiring) && !self.bodyComplete.load(ordering: .acquiring)
+    }
+
+    func markBodyComplete() {
+        self.bodyComplete.store(true, ordering: .releasing)
+    }
 
     /// Returns false once the gate is closed; the caller must then not touch the body.
     func beginRead() -> Bool {
-        self.state.withLock { state in
+        self.readStarted.store(true, ordering: .releasing)
+        return self.state.withLock { state in
             guard case .idle = state else { return false }
             state = .reading
             return true

@@ -185,3 +185,13 @@ import Testing
         }
     }
 }
+
+@Suite struct APIErrorShapeTests {
+    @Test func theBodyNamesThePathWhenItIsKnownAndLeavesItOutOtherwise() {
+        let error = APIError(.badRequest, "malformed header field")
+        let withPath = String(decoding: error.body(path: "/movies").serialized(), as: UTF8.self)
+        #expect(withPath == #"{"status":400,"error":"Bad Request","message":"malformed header field","path":"/movies"}"#)
+        let withoutPath = String(decoding: error.body(path: nil).serialized(), as: UTF8.self)
+        #expect(withoutPath == #"{"status":400,"error":"Bad Request","message":"malformed header field"}"#)
+    }
+}

@@ -120,6 +120,7 @@ func withGateway<Value: Sendable>(
     routes: [GatewayRoute],
     upstreamTimeout: Duration = .seconds(10),
     maxBodySize: Int = 16 * 1024 * 1024,
+    idleTimeout: Duration = .seconds(60),
     testing setup: TestingSetup = .live,
     _ body: @Sendable (any TestClientProtocol) async throws -> Value
 ) async throws -> Value {
@@ -128,7 +129,8 @@ func withGateway<Value: Sendable>(
         port: 0,
         routes: routes,
         upstreamTimeout: upstreamTimeout,
-        maxBodySize: maxBodySize
+        maxBodySize: maxBodySize,
+        idleTimeout: idleTimeout
     )
     let httpClient = HTTPClient(
         eventLoopGroup: .singletonMultiThreadedEventLoopGroup,
