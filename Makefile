@@ -20,7 +20,7 @@ SWIFT_TEST_FLAGS ?=
 START_TARGETS := $(addprefix start-,$(SERVICES))
 STOP_TARGETS := $(addprefix stop-,$(SERVICES))
 
-.PHONY: help setup build broker broker-stop up down status logs events test lint format clean distclean \
+.PHONY: help setup build broker broker-stop up down status logs events dlt dlt-replay test lint format clean distclean \
 	$(START_TARGETS) $(STOP_TARGETS)
 
 help:
@@ -31,6 +31,8 @@ help:
 	@echo "make status         table of processes: pid, port, /health, /ready"
 	@echo "make logs           follow all logs (.run/logs), prefixed"
 	@echo "make events         follow topic cinema from the beginning, one JSON value a line"
+	@echo "make dlt            list the dead letters (topic cinema.DLT), one JSON line each with headers"
+	@echo "make dlt-replay     re-publish them to cinema for the group that failed (GROUPS='payment ...' to choose)"
 	@echo "make start-NAME     start one service   (NAME: $(SERVICES))"
 	@echo "make stop-NAME      stop one service (SIGTERM, wait)"
 	@echo "make broker         start the broker and create the topic;  make broker-stop"
@@ -64,6 +66,12 @@ logs:
 
 events:
 	@bash scripts/cinema.sh events
+
+dlt:
+	@bash scripts/cinema.sh dlt list
+
+dlt-replay:
+	@bash scripts/cinema.sh dlt replay $(GROUPS)
 
 # Static pattern rules: a plain `start-%` pattern would be skipped for .PHONY targets.
 $(START_TARGETS): start-%:

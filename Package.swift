@@ -15,6 +15,7 @@ extension Target.Dependency {
     static let asyncHTTPClient = product(name: "AsyncHTTPClient", package: "async-http-client")
     static let httpTypes = product(name: "HTTPTypes", package: "swift-http-types")
     static let hummingbird = product(name: "Hummingbird", package: "hummingbird")
+    static let hummingbirdCore = product(name: "HummingbirdCore", package: "hummingbird")
     static let hummingbirdTesting = product(name: "HummingbirdTesting", package: "hummingbird")
     static let logging = product(name: "Logging", package: "swift-log")
     static let metrics = product(name: "Metrics", package: "swift-metrics")
@@ -114,7 +115,8 @@ struct KitModule {
         .init(
             name: "Gateway",
             dependencies: [
-                "CinemaHTTP", "CinemaProcess", .hummingbird, .httpTypes, .logging, .prometheus, .serviceLifecycle, .unixSignals,
+                "CinemaHTTP", "CinemaProcess", .hummingbird, .hummingbirdCore, .httpTypes, .logging, .prometheus, .serviceLifecycle,
+                .unixSignals,
             ]
                 + Target.Dependency.httpClientStack,
             testDependencies: [.hummingbirdTesting, .httpTypes] + Target.Dependency.httpClientStack

@@ -4,7 +4,7 @@
 #                                   answers, then ensure the topic
 #   scripts/broker.sh stop          SIGTERM, wait, SIGKILL after BROKER_STOP_TIMEOUT seconds
 #   scripts/broker.sh status        running? answering? topics (exit 0 when it answers, 3 if not)
-#   scripts/broker.sh ensure-topic  create $KAFKA_TOPIC with $KAFKA_PARTITIONS partitions if missing
+#   scripts/broker.sh ensure-topic  create $KAFKA_TOPIC and $KAFKA_DLT_TOPIC with $KAFKA_PARTITIONS partitions if missing
 # Environment: KAFKA_HOST (127.0.0.1), KAFKA_PORT (9092), KAFKA_TOPIC (cinema),
 #   KAFKA_PARTITIONS (3), BROKER_START_TIMEOUT (30), BROKER_STOP_TIMEOUT (10).
 # Pid file .run/pids/broker.pid, log .run/logs/broker.log.
@@ -90,27 +90,34 @@ list_topics() {
         jq -r '.[] | "\(.name) \(.partitions | length)"'
 }
 
-cmd_ensure_topic() {
-    need_tools
-    broker_answers 2 || die "broker: nothing answers on $KAFKA_BOOTSTRAP (start it: scripts/broker.sh start)"
-    local topics n out
+# ensure_one_topic NAME: create topic NAME with $KAFKA_PARTITIONS partitions unless it exists.
+ensure_one_topic() {
+    local topic="$1" topics n out
     # Never probe with `kcat -L -t <topic>` or a producer: Tansu auto-creates a topic named in a
     # metadata request (with 4 partitions). `tansu topic list` does not.
     topics="$(list_topics)" || die "broker: tansu topic list failed"
-    n="$(awk -v t="$KAFKA_TOPIC" '$1 == t { print $2 }' <<<"$topics")"
+    n="$(awk -v t="$topic" '$1 == t { print $2 }' <<<"$topics")"
     if [[ -z "$n" ]]; then
-        if ! out="$(timeout 15 "$TANSU" topic create "$KAFKA_TOPIC" --partitions "$KAFKA_PARTITIONS" --broker "$BROKER_URL" 2>&1)"; then
+        if ! out="$(timeout 15 "$TANSU" topic create "$topic" --partitions "$KAFKA_PARTITIONS" --broker "$BROKER_URL" 2>&1)"; then
             # Lost a race with another creator? Then the topic exists now.
-            list_topics | awk -v t="$KAFKA_TOPIC" '$1 == t { found = 1 } END { exit !found }' ||
-                die "broker: could not create topic $KAFKA_TOPIC: $out"
+            list_topics | awk -v t="$topic" '$1 == t { found = 1 } END { exit !found }' ||
+                die "broker: could not create topic $topic: $out"
         fi
-        n="$(list_topics | awk -v t="$KAFKA_TOPIC" '$1 == t { print $2 }')"
-        echo "broker: created topic $KAFKA_TOPIC ($n partitions)"
+        n="$(list_topics | awk -v t="$topic" '$1 == t { print $2 }')"
+        echo "broker: created topic $topic ($n partitions)"
     else
-        echo "broker: topic $KAFKA_TOPIC exists ($n partitions)"
+        echo "broker: topic $topic exists ($n partitions)"
     fi
     [[ "$n" == "$KAFKA_PARTITIONS" ]] ||
-        warn "broker: topic $KAFKA_TOPIC has $n partitions, expected $KAFKA_PARTITIONS (restart the broker to reset it)"
+        warn "broker: topic $topic has $n partitions, expected $KAFKA_PARTITIONS (restart the broker to reset it)"
+}
+
+# The event topic and its dead-letter topic: the services never create topics themselves.
+cmd_ensure_topic() {
+    need_tools
+    broker_answers 2 || die "broker: nothing answers on $KAFKA_BOOTSTRAP (start it: scripts/broker.sh start)"
+    ensure_one_topic "$KAFKA_TOPIC"
+    ensure_one_topic "$KAFKA_DLT_TOPIC"
 }
 
 cmd_status() {

@@ -11,6 +11,9 @@
 #   scripts/cinema.sh restart NAME
 #   scripts/cinema.sh status     table: name, pid, port, /health, /ready
 #   scripts/cinema.sh logs [NAME...]   tail -F the logs, each line prefixed with its process
+#   scripts/cinema.sh dlt list | replay [GROUP...]
+#                                the dead letters on $KAFKA_DLT_TOPIC; replay re-publishes them
+#                                to $KAFKA_TOPIC for the group that failed
 #   scripts/cinema.sh events [KCAT_ARGS...]
 #                                follow topic $KAFKA_TOPIC from the beginning, one value a line
 #
@@ -312,6 +315,15 @@ cmd_events() {
         -o beginning -u -q -f '%s\n' "$@"
 }
 
+# cmd_dlt list | replay [GROUP...]: the dead letters (scripts/dlt.py).
+cmd_dlt() {
+    need_tools
+    broker_answers 2 || die "no broker answers on $KAFKA_BOOTSTRAP (make broker or make up)"
+    "${BROKER_SH[@]}" ensure-topic >&2
+    KCAT="$TOOLS/bin/kcat" KAFKA_BOOTSTRAP="$KAFKA_BOOTSTRAP" KAFKA_TOPIC="$KAFKA_TOPIC" KAFKA_DLT_TOPIC="$KAFKA_DLT_TOPIC" \
+        exec python3 "$ROOT/scripts/dlt.py" "$@"
+}
+
 usage() {
     sed -n '2,/^set -euo/p' "$ROOT/scripts/cinema.sh" | sed '$d' | sed 's/^# \{0,1\}//'
     exit 2
@@ -329,6 +341,7 @@ restart) cmd_stop "$@" && cmd_start "$@" ;;
 status) cmd_status ;;
 logs) cmd_logs "$@" ;;
 events) cmd_events "$@" ;;
+dlt) cmd_dlt "$@" ;;
 build) build ;;
 urls) print_urls ;;
 *) usage ;;

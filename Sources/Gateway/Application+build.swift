@@ -1,5 +1,6 @@
 public import AsyncHTTPClient
 import CinemaHTTP
+import CinemaProcess
 public import Hummingbird
 public import Logging
 public import NIOCore
@@ -72,7 +73,10 @@ extension HTTPClient.Configuration {
 }
 
 /// Runs the gateway until SIGTERM or SIGINT, then lets in-flight requests finish and shuts the HTTP client down.
-public func runGateway(configuration: GatewayConfiguration, logger: Logger, metrics: PrometheusCollectorRegistry? = nil) async throws {
+public func runGateway(
+    configuration: GatewayConfiguration, logger: Logger, metrics: PrometheusCollectorRegistry? = nil,
+    shutdownTimeout: Duration = .seconds(10)
+) async throws {
     let httpClient = HTTPClient(
         eventLoopGroup: .singletonMultiThreadedEventLoopGroup,
         configuration: .gateway(for: configuration),
@@ -93,7 +97,7 @@ public func runGateway(configuration: GatewayConfiguration, logger: Logger, metr
     // ServiceGroup stops services in reverse order: the application drains first, the client goes last.
     let serviceGroup = ServiceGroup(
         configuration: .init(
-            services: [HTTPClientService(client: httpClient), app],
+            services: [HTTPClientService(client: httpClient), app, ShutdownDeadline(timeout: shutdownTimeout, logger: logger)],
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger
         )

@@ -8,8 +8,10 @@ public enum GatewayRuntime {
     public static func main() async {
         let environment = ProcessInfo.processInfo.environment
         let logLevel: Logger.Level
+        let shutdownTimeout: Duration
         do {
             logLevel = try Observability.logLevel(environment["LOG_LEVEL"])
+            shutdownTimeout = try ShutdownDeadline.timeout(fromEnvironment: environment["SHUTDOWN_TIMEOUT_SECONDS"])
         } catch {
             FileHandle.standardError.write(Data("gateway: invalid configuration: \(error)\n".utf8))
             exit(2)
@@ -17,7 +19,8 @@ public enum GatewayRuntime {
         let metrics = Observability.bootstrap(logLevel: logLevel)
         let logger = Logger(label: "cinema.gateway")
         do {
-            try await runGateway(configuration: .fromEnvironment(environment), logger: logger, metrics: metrics)
+            try await runGateway(
+                configuration: .fromEnvironment(environment), logger: logger, metrics: metrics, shutdownTimeout: shutdownTimeout)
         } catch {
             // A start-up failure such as a port in use is an operational error, not a reason for a crash report.
             logger.critical("gateway stopped", metadata: ["error": "\(error)"])

@@ -77,7 +77,9 @@ public struct KafkaProducerConfiguration: Sendable {
 ///
 /// Two settings are not offered as fields because at-least-once delivery depends on them:
 /// `enable.auto.offset.store=false` (only `storeOffset(of:)` marks a message processed) and
-/// `enable.auto.commit=true` (what was stored is committed in the background and at close).
+/// `enable.auto.commit=false`: the consumer commits what was stored itself, every
+/// `commitInterval` and at close, so that it can skip the final commit when no broker answers
+/// (librdkafka's own would hold the process at exit, waiting for a coordinator).
 public struct KafkaConsumerConfiguration: Sendable {
     /// Where a group starts reading a partition it has no committed offset for.
     public enum AutoOffsetReset: Sendable, Hashable, CaseIterable {
@@ -111,9 +113,9 @@ public struct KafkaConsumerConfiguration: Sendable {
     public var sessionTimeout: Duration = .seconds(6)
     /// `heartbeat.interval.ms`: well below `sessionTimeout`, so a few lost heartbeats are survivable.
     public var heartbeatInterval: Duration = .seconds(2)
-    /// `auto.commit.interval.ms`: how often stored offsets are committed in the background; what
-    /// is stored but not yet committed when a member dies is delivered again.
-    public var autoCommitInterval: Duration = .seconds(5)
+    /// How often stored offsets are committed in the background; what is stored but not yet
+    /// committed when a member dies is delivered again.
+    public var commitInterval: Duration = .seconds(5)
     /// How long one `rd_kafka_consumer_poll` may block. Also the longest a shutdown waits behind
     /// a poll in progress, since polls and the close share one serial queue.
     public var pollTimeout: Duration = .milliseconds(100)
@@ -138,12 +140,11 @@ public struct KafkaConsumerConfiguration: Sendable {
     package func librdkafkaProperties() -> [LibrdkafkaProperty] {
         LibrdkafkaProperties.ordered(
             defaults: [
-                ("enable.auto.commit", "true"),
+                ("enable.auto.commit", "false"),
                 ("enable.auto.offset.store", "false"),
                 ("auto.offset.reset", autoOffsetReset.librdkafkaValue),
                 ("session.timeout.ms", String(sessionTimeout.librdkafkaMilliseconds)),
                 ("heartbeat.interval.ms", String(heartbeatInterval.librdkafkaMilliseconds)),
-                ("auto.commit.interval.ms", String(autoCommitInterval.librdkafkaMilliseconds)),
                 // End of partition is not an event this consumer acts on.
                 ("enable.partition.eof", "false"),
             ],

@@ -82,8 +82,22 @@ public final class KafkaConsumer: Service, Sendable {
             ]
         )
 
-        // Returns on graceful shutdown and throws on cancellation: either way it is time to close.
-        try? await gracefulShutdown()
+        await withDiscardingTaskGroup { group in
+            // What `storeOffset` marked is committed every `commitInterval` (librdkafka's own auto
+            // commit is off, see KafkaConsumerConfiguration).
+            group.addTask { [self, interval = configuration.commitInterval] in
+                while !Task.isCancelled {
+                    try? await Task.sleep(for: interval)
+                    // Without a broker the commit could only wait for a coordinator; the next
+                    // one after the broker is back commits everything stored meanwhile.
+                    guard await probe.isConnected(handle) else { continue }
+                    await queue.perform { [handle] in handle.commitStoredOffsetsInBackground() }
+                }
+            }
+            // Returns on graceful shutdown and throws on cancellation: either way it is time to close.
+            try? await gracefulShutdown()
+            group.cancelAll()
+        }
         // From here on iteration ends; the close below is queued behind any poll in progress.
         lifecycle.withLock { $0 = .closing }
         await close()
@@ -91,10 +105,24 @@ public final class KafkaConsumer: Service, Sendable {
 
     private func close() async {
         let group = configuration.groupID
+        // With no broker to answer, a synchronous commit only waits (seconds) for a coordinator
+        // that is not there, delaying the shutdown; the offsets stored since the last periodic
+        // commit are then delivered again after the restart, which at-least-once readers absorb.
+        let canCommit = await probe.isConnected(handle)
         await queue.perform { [handle, logger] in
             // Synchronous commit of the offsets stored via storeOffset, so nothing processed is lost
             // even if the close below fails; consumer_close then leaves the group at once instead
             // of letting the session time out.
+            guard canCommit else {
+                // Leaving the group would wait for the coordinator just the same; the group drops
+                // this member after its session timeout instead.
+                logger.notice(
+                    "no broker answers: leaving without the final commit and the group goodbye",
+                    metadata: ["kafka.client": .string(handle.name), "kafka.group": .string(group)]
+                )
+                handle.skipConsumerCloseOnDestroy()
+                return
+            }
             if let commitError = handle.commitStoredOffsets(), commitError.code != .noOffset {
                 logger.warning(
                     "kafka consumer final commit failed",

@@ -49,9 +49,6 @@ struct ConsumerField: Sendable, CustomTestStringConvertible {
         .init(label: "offset reset earliest", change: { $0.autoOffsetReset = .earliest }, property: "auto.offset.reset", value: "earliest"),
         .init(label: "session timeout", change: { $0.sessionTimeout = .seconds(10) }, property: "session.timeout.ms", value: "10000"),
         .init(label: "heartbeat", change: { $0.heartbeatInterval = .milliseconds(500) }, property: "heartbeat.interval.ms", value: "500"),
-        .init(
-            label: "auto commit interval", change: { $0.autoCommitInterval = .seconds(1) }, property: "auto.commit.interval.ms",
-            value: "1000"),
         .init(label: "group id", change: { $0.groupID = "other-group" }, property: "group.id", value: "other-group"),
         .init(label: "client id", change: { $0.clientID = "other-client" }, property: "client.id", value: "other-client"),
         .init(label: "bootstrap servers", change: { $0.bootstrapServers = "a:1" }, property: "bootstrap.servers", value: "a:1"),
@@ -71,11 +68,11 @@ struct ConsumerField: Sendable, CustomTestStringConvertible {
     }
 
     @Test func consumerDefaultsAreTheEstablishedOnes() {
-        // auto.commit.interval.ms=5000 is librdkafka's own default, now stated explicitly.
+        // Auto commit is off: the consumer commits what it stored itself (see KafkaConsumer).
         #expect(
             rendered(consumerBase.librdkafkaProperties()) == [
-                "enable.auto.commit=true", "enable.auto.offset.store=false", "auto.offset.reset=earliest",
-                "session.timeout.ms=6000", "heartbeat.interval.ms=2000", "auto.commit.interval.ms=5000",
+                "enable.auto.commit=false", "enable.auto.offset.store=false", "auto.offset.reset=earliest",
+                "session.timeout.ms=6000", "heartbeat.interval.ms=2000",
                 "enable.partition.eof=false", "client.id=consumer-id", "bootstrap.servers=broker:9092",
                 "group.id=group-id",
             ])

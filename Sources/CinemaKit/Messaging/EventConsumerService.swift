@@ -60,12 +60,19 @@ public struct EventConsumerService: Service {
         var backoff = Backoff(initial: .milliseconds(100), maximum: .seconds(5))
         while !Task.isShuttingDownGracefully, !Task.isCancelled {
             do {
-                try await deadLetters.publish(message, reason: reason, attempts: attempts, group: processor.group)
+                // Shutdown stops the wait (a broker that is away would hold it for the whole
+                // delivery timeout); the letter may still arrive, and a repeat after the restart
+                // is harmless.
+                try await cancelWhenGracefulShutdown {
+                    try await deadLetters.publish(message, reason: reason, attempts: attempts, group: processor.group)
+                }
                 logger.notice(
                     "event dead-lettered",
                     metadata: ["kafka.partition": "\(message.partition)", "kafka.offset": "\(message.offset)", "reason": "\(reason)"]
                 )
                 return true
+            } catch  where Task.isShuttingDownGracefully || Task.isCancelled {
+                return false
             } catch {
                 let delay = backoff.next()
                 logger.error(

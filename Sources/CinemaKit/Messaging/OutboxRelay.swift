@@ -126,7 +126,10 @@ public final class OutboxRelay: Service {
             }
         } onGracefulShutdown: {
             Task {
-                try? await Task.sleep(for: Self.shutdownGrace)
+                // No grace when no broker answers: the deliveries cannot happen anyway.
+                if await self.publisher.isConnected() {
+                    try? await Task.sleep(for: Self.shutdownGrace)
+                }
                 batch.cancel()
             }
         }

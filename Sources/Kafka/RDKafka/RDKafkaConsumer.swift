@@ -86,6 +86,11 @@ extension RDKafkaHandle {
         return err == RD_KAFKA_RESP_ERR_NO_ERROR ? nil : KafkaError(err, context: "commit")
     }
 
+    /// Starts committing the stored offsets and returns at once; a failure shows in the next one.
+    func commitStoredOffsetsInBackground() {
+        _ = rd_kafka_commit(pointer, nil, 1)
+    }
+
     /// Leaves the group at once (instead of letting the session time out). Blocks.
     func closeConsumer() -> KafkaError? {
         let err = rd_kafka_consumer_close(pointer)

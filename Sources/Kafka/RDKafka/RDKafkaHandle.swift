@@ -1,5 +1,7 @@
 internal import CRdKafka
+import Foundation
 import Logging
+import Synchronization
 
 /// Owns a librdkafka client handle (and, for the test mock cluster, the cluster hosted by it).
 ///
@@ -16,6 +18,9 @@ final class RDKafkaHandle: @unchecked Sendable {
     let mockCluster: OpaquePointer?
     /// Retained for as long as librdkafka can call back into Swift, i.e. until after destroy.
     private let context: Unmanaged<ClientContext>
+    /// Set by a consumer that gave up leaving its group (no broker answers): destroying must not
+    /// try again, since librdkafka's implicit close would wait for the coordinator just the same.
+    private let skipsConsumerClose = Mutex(false)
 
     fileprivate init(pointer: OpaquePointer, mockCluster: OpaquePointer?, context: Unmanaged<ClientContext>) {
         self.pointer = pointer
@@ -28,12 +33,32 @@ final class RDKafkaHandle: @unchecked Sendable {
             rd_kafka_mock_cluster_destroy(mockCluster)
         }
         // Joins librdkafka's threads, so log callbacks have stopped before the context goes away.
-        rd_kafka_destroy(pointer)
-        context.release()
+        guard skipsConsumerClose.withLock({ $0 }) else {
+            rd_kafka_destroy(pointer)
+            context.release()
+            return
+        }
+        // A consumer that could not reach its broker at close: librdkafka still waits, seconds, for
+        // the commits in flight to time out. Nothing depends on that any more, so the wait happens
+        // on a thread of its own, and a process that is exiting does not wait for it.
+        // Handed over as an address: this object, the pointer's owner, is gone once deinit returns.
+        let address = Int(bitPattern: pointer)
+        let context = self.context
+        Thread.detachNewThread {
+            if let pointer = OpaquePointer(bitPattern: address) {
+                rd_kafka_destroy_flags(pointer, RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE)
+            }
+            context.release()
+        }
     }
 
     var name: String {
         String(cString: rd_kafka_name(pointer))
+    }
+
+    /// For a consumer that leaves without a goodbye: its group drops it after the session timeout.
+    func skipConsumerCloseOnDestroy() {
+        skipsConsumerClose.withLock { $0 = true }
     }
 
     enum Kind {

@@ -100,8 +100,11 @@ final class CinemaCluster {
             throw error
         }
         await cluster.shutdown()
-        // Kept on failure (the diagnostics name the folder); nothing to look at on success.
-        try? FileManager.default.removeItem(at: cluster.directory)
+        // Kept on failure (the diagnostics name the folder), and with CINEMA_KEEP_CLUSTER=1 for a
+        // look at a run whose expectations failed.
+        if ProcessInfo.processInfo.environment["CINEMA_KEEP_CLUSTER"] == nil {
+            try? FileManager.default.removeItem(at: cluster.directory)
+        }
     }
 
     static func start() async throws -> CinemaCluster {
@@ -135,13 +138,16 @@ final class CinemaCluster {
             arguments: ["broker", "--listener-url", url, "--advertised-listener-url", url],
             environment: Self.baseEnvironment, logURL: directory.appendingPathComponent("tansu.log")
         )
-        _ = try await eventually("broker accepts topic creation", timeout: .seconds(20)) { () -> Bool? in
-            let create = try ManagedProcess(
-                name: "topic", executable: Self.tansu,
-                arguments: ["topic", "create", "cinema", "--partitions", "3", "--broker", url],
-                environment: Self.baseEnvironment, logURL: self.directory.appendingPathComponent("topic.log")
-            )
-            return try await create.exitStatus(within: .seconds(10)) == 0 ? true : nil
+        // The event topic and its dead-letter topic, as scripts/broker.sh creates them.
+        for topic in ["cinema", "cinema.DLT"] {
+            _ = try await eventually("broker accepts creating \(topic)", timeout: .seconds(20)) { () -> Bool? in
+                let create = try ManagedProcess(
+                    name: "topic", executable: Self.tansu,
+                    arguments: ["topic", "create", topic, "--partitions", "3", "--broker", url],
+                    environment: Self.baseEnvironment, logURL: self.directory.appendingPathComponent("topic-\(topic).log")
+                )
+                return try await create.exitStatus(within: .seconds(10)) == 0 ? true : nil
+            }
         }
     }
 
@@ -265,10 +271,22 @@ final class CinemaCluster {
 
     /// Every event on topic `cinema`, per partition in offset order, read with kcat.
     func events() async throws -> [(partition: Int, offset: Int, json: String)] {
-        let output = directory.appendingPathComponent("events-\(UUID().uuidString.prefix(6)).txt")
+        try await records(of: "cinema", format: "%p\t%o\t%s\n")
+    }
+
+    /// Every dead letter: the value and the headers kcat prints (`key=value` joined with `,`).
+    func deadLetters() async throws -> [(value: String, headers: String)] {
+        try await records(of: "cinema.DLT", format: "%p\t%o\t%s\t%h\n").map { record in
+            let parts = record.json.split(separator: "\t", maxSplits: 1, omittingEmptySubsequences: false)
+            return (String(parts[0]), parts.count > 1 ? String(parts[1]) : "")
+        }
+    }
+
+    private func records(of topic: String, format: String) async throws -> [(partition: Int, offset: Int, json: String)] {
+        let output = directory.appendingPathComponent("\(topic)-\(UUID().uuidString.prefix(6)).txt")
         let kcat = try ManagedProcess(
             name: "kcat", executable: Self.kcat,
-            arguments: ["-C", "-b", brokerAddress, "-t", "cinema", "-o", "beginning", "-e", "-q", "-f", "%p\t%o\t%s\n"],
+            arguments: ["-C", "-b", brokerAddress, "-t", topic, "-o", "beginning", "-e", "-q", "-f", format],
             environment: Self.baseEnvironment, logURL: output
         )
         // -e: kcat exits once it has reached the end of every partition.

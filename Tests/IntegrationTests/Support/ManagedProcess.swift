@@ -14,7 +14,10 @@ final class ManagedProcess {
     init(name: String, executable: URL, arguments: [String] = [], environment: [String: String], logURL: URL) throws {
         self.name = name
         self.logURL = logURL
-        _ = FileManager.default.createFile(atPath: logURL.path, contents: nil)
+        // Appended to, so a restarted process keeps its predecessor's log beside its own.
+        if !FileManager.default.fileExists(atPath: logURL.path) {
+            _ = FileManager.default.createFile(atPath: logURL.path, contents: nil)
+        }
         let log = try FileHandle(forWritingTo: logURL)
         log.seekToEndOfFile()
         process.executableURL = executable
