@@ -17,6 +17,10 @@ public struct RequestFields: Sendable {
     public static let maximumBodySize = 64 * 1024
 
     public static func read(from request: Request, context: some RequestContext) async throws -> RequestFields {
+        if let contentType = request.headers[.contentType], !isJSON(contentType) {
+            throw APIError(
+                .unsupportedMediaType, "Content-Type must be application/json, got \"\(contentType.prefix(100))\"", field: "Content-Type")
+        }
         var request = request
         let buffer: ByteBuffer
         do {
@@ -36,6 +40,17 @@ public struct RequestFields: Sendable {
             throw APIError.badRequest("request body must be a JSON object, not \(value.typeName)")
         }
         return RequestFields(members: Dictionary(members, uniquingKeysWith: { _, last in last }))
+    }
+
+    /// `application/json`, `application/hal+json` or any other `…+json`, with any parameters. A
+    /// request without a Content-Type is read as JSON too, as httpie's and the original
+    /// frontend's always were.
+    static func isJSON(_ contentType: String) -> Bool {
+        let mediaType = contentType.split(separator: ";", maxSplits: 1).first.map {
+            $0.trimmingCharacters(in: .whitespaces).lowercased()
+        }
+        guard let mediaType else { return false }
+        return mediaType == "application/json" || (mediaType.hasPrefix("application/") && mediaType.hasSuffix("+json"))
     }
 
     public func contains(_ name: String) -> Bool { members[name] != nil }

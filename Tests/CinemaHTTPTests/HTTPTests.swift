@@ -184,6 +184,26 @@ import Testing
             }
         }
     }
+
+    @Test(arguments: [
+        ("text/plain", HTTPResponse.Status.unsupportedMediaType), ("application/x-www-form-urlencoded", .unsupportedMediaType),
+        ("multipart/form-data; boundary=x", .unsupportedMediaType), ("application/jsonx", .unsupportedMediaType),
+        ("", .unsupportedMediaType),
+        ("application/json", .created), ("Application/JSON; charset=utf-8", .created), ("application/hal+json", .created),
+    ])
+    func onlyJSONBodiesAreRead(contentType: String, status: HTTPResponse.Status) async throws {
+        try await app().test(.router) { client in
+            try await client.execute(
+                uri: "/things", method: .post, headers: [.contentType: contentType], body: ByteBuffer(string: #"{"thingId":1}"#)
+            ) { response in
+                #expect(response.status == status)
+                if status == .unsupportedMediaType {
+                    let json = try JSONValue.parse(Array(response.body.readableBytesView))
+                    #expect(json["field"] == .string("Content-Type"))
+                }
+            }
+        }
+    }
 }
 
 @Suite struct APIErrorShapeTests {

@@ -231,12 +231,21 @@ final class CinemaCluster {
         try await send(.GET, "http://127.0.0.1:\(ports[name]!)\(path)", body: nil)
     }
 
+    /// A request through the gateway with raw body bytes and headers of the caller's choosing.
+    func raw(_ method: HTTPMethod, _ path: String, body: [UInt8]?, headers: [(String, String)]) async throws -> Reply {
+        try await send(method, gatewayURL + path, body: body, headers: headers)
+    }
+
     private func send(_ method: HTTPMethod, _ url: String, body: String?) async throws -> Reply {
+        try await send(method, url, body: body.map { Array($0.utf8) }, headers: body == nil ? [] : [("Content-Type", "application/json")])
+    }
+
+    private func send(_ method: HTTPMethod, _ url: String, body: [UInt8]?, headers: [(String, String)]) async throws -> Reply {
         var request = HTTPClientRequest(url: url)
         request.method = method
+        for (name, value) in headers { request.headers.add(name: name, value: value) }
         if let body {
-            request.headers.add(name: "Content-Type", value: "application/json")
-            request.body = .bytes(ByteBuffer(string: body))
+            request.body = .bytes(ByteBuffer(bytes: body))
         }
         let response = try await HTTPClient.shared.execute(request, timeout: .seconds(15))
         let bytes = try await response.body.collect(upTo: 4 * 1024 * 1024)
