@@ -20,7 +20,7 @@ SWIFT_TEST_FLAGS ?=
 START_TARGETS := $(addprefix start-,$(SERVICES))
 STOP_TARGETS := $(addprefix stop-,$(SERVICES))
 
-.PHONY: help setup build broker broker-stop up down status logs events dlt dlt-replay test lint format clean distclean \
+.PHONY: help setup build broker broker-stop up down status logs events dlt dlt-replay test drills lint format clean distclean \
 	$(START_TARGETS) $(STOP_TARGETS)
 
 help:
@@ -37,6 +37,8 @@ help:
 	@echo "make stop-NAME      stop one service (SIGTERM, wait)"
 	@echo "make broker         start the broker and create the topic;  make broker-stop"
 	@echo "make test           setup + format lint + swift build --build-tests + swift test"
+	@echo "make drills         the reliability drills against the real system; prints the figures and writes them"
+	@echo "                    into RELIABILITY.md (DRILLS=fast for the subset CI runs, default full)"
 	@echo "make lint           swift format lint --strict (the style in .swift-format);  make format fixes it"
 	@echo "make clean          stop everything and remove .run;  make distclean also removes .tools"
 
@@ -94,6 +96,18 @@ lint:
 
 format:
 	swift format format --in-place --parallel --recursive $(FORMAT_PATHS)
+
+# The drills start their own brokers and processes, like the integration tests. Their figures are
+# rendered into RELIABILITY.md even when a drill fails; the failure still fails the target.
+DRILLS ?= full
+DRILL_FIGURES := $(ROOT)/.run/drills/figures.jsonl
+
+drills: setup
+	$(TEST_ENV) swift build --build-tests
+	@mkdir -p $(dir $(DRILL_FIGURES)) && rm -f $(DRILL_FIGURES)
+	@status=0; $(TEST_ENV) CINEMA_DRILLS=$(DRILLS) CINEMA_DRILL_FIGURES=$(DRILL_FIGURES) \
+		swift test --skip-build --filter 'Drills|HostileInputTests' || status=$$?; \
+	CINEMA_DRILLS=$(DRILLS) python3 scripts/drill-table.py $(DRILL_FIGURES) RELIABILITY.md; exit $$status
 
 clean:
 	@bash scripts/cinema.sh down

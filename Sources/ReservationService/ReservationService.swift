@@ -10,10 +10,21 @@ public enum ReservationService {
         policies: ReservationPolicies.handlers
     ) { environment in
         let saga = paymentSaga(environment)
+        let settings = environment.configuration.environment
+        // RECONCILE_INTERVAL_SECONDS (10) and RECONCILE_AFTER_SECONDS (30): how often, and for
+        // payment calls how old, the reconciler looks; drills shorten them.
+        let interval = seconds(settings["RECONCILE_INTERVAL_SECONDS"], in: 1...3600) ?? 10
+        let settleAfter = seconds(settings["RECONCILE_AFTER_SECONDS"], in: 1...86_400) ?? 30
         return ServiceComponents(
             routes: [ReservationController(persistence: environment.persistence, saga: saga).endpoints],
-            backgroundServices: [PaymentReconciler(saga: saga)]
+            backgroundServices: [PaymentReconciler(saga: saga, interval: .seconds(interval), settleAfterSeconds: settleAfter)]
         )
+    }
+
+    /// A whole number of seconds in `range`, or nil (then the default applies).
+    static func seconds(_ text: String?, in range: ClosedRange<Int64>) -> Int64? {
+        guard let text, let value = Int64(text), range.contains(value) else { return nil }
+        return value
     }
 
     /// The saga against the payment service named by `PAYMENT_URL`, checking movies it has not

@@ -93,6 +93,7 @@ import Testing
     @Test func noRequestCrashesAProcessOrEarnsA5xx() async throws {
         try await CinemaCluster.with { cluster in
             _ = try await cluster.request(.POST, "/movies", body: #"{"desc":"Target"}"#)
+            let started = ContinuousClock.now
             var statuses: [Int: Int] = [:]
             for hostile in Self.cases {
                 let reply = try await cluster.raw(hostile.method, hostile.path, body: hostile.body, headers: hostile.headers)
@@ -107,13 +108,22 @@ import Testing
                     #expect(reply.json?["message"] != nil, "\(hostile): the error says nothing")
                 }
             }
-            print("hostile input: \(Self.cases.count) requests, answers by status: \(statuses.sorted { $0.key < $1.key })")
+            let summary = statuses.sorted { $0.key < $1.key }.map { "\($0.key)×\($0.value)" }.joined(separator: " ")
+            print("hostile input: \(Self.cases.count) requests, answers by status: \(summary)")
             // Everything still runs and serves.
             for (name, process) in cluster.processes {
                 #expect(process.isRunning, "\(name) died")
                 #expect(try await cluster.direct(name, "/ready").status == 200, "\(name) not ready")
             }
             #expect(try await cluster.request(.GET, "/movies/1").json?["desc"] == .string("Target"))
+            let failures = statuses.filter { $0.key >= 500 }.values.reduce(0, +)
+            let dead = cluster.processes.values.filter { !$0.isRunning }.count
+            DrillFigures(
+                drill: "(a) hostile input across every route", sent: Self.cases.count,
+                accepted: statuses.filter { $0.key < 400 }.values.reduce(0, +),
+                confirmed: Self.cases.count - failures, lost: failures + dead, doubled: 0,
+                seconds: (ContinuousClock.now - started).secondsValue, note: "answers \(summary); \(dead) processes died"
+            ).record()
         }
     }
 }

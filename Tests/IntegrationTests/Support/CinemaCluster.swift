@@ -18,6 +18,8 @@ final class CinemaCluster {
     let brokerPort: Int
     let ports: [String: Int]
     private(set) var processes: [String: ManagedProcess] = [:]
+    /// Settings every process gets on top of the cluster's own (a drill's shorter timings).
+    var extraEnvironment: [String: String] = [:]
     private var broker: ManagedProcess?
 
     var gatewayURL: String { "http://127.0.0.1:\(ports["gateway"]!)" }
@@ -73,7 +75,7 @@ final class CinemaCluster {
             for entry in environ.split(separator: 0) where entry.starts(with: marker) {
                 guard let owner = Int32(String(decoding: entry.dropFirst(marker.count), as: UTF8.self)) else { continue }
                 if owner != getpid(), !FileManager.default.fileExists(atPath: "/proc/\(owner)") {
-                    kill(pid, SIGKILL)
+                    Glibc.kill(pid, SIGKILL)
                 }
             }
         }
@@ -90,8 +92,8 @@ final class CinemaCluster {
 
     /// Starts a cluster, runs `body` against it and shuts it down; on failure prints the tail of
     /// every process's log, which is what one needs to see in CI.
-    static func with(_ body: (CinemaCluster) async throws -> Void) async throws {
-        let cluster = try await start()
+    static func with(environment: [String: String] = [:], _ body: (CinemaCluster) async throws -> Void) async throws {
+        let cluster = try await start(environment: environment)
         do {
             try await body(cluster)
         } catch {
@@ -107,9 +109,10 @@ final class CinemaCluster {
         }
     }
 
-    static func start() async throws -> CinemaCluster {
+    static func start(environment: [String: String] = [:]) async throws -> CinemaCluster {
         stopOrphansOfDeadTestRuns()
         let cluster = try CinemaCluster()
+        cluster.extraEnvironment = environment
         do {
             try await cluster.startBroker()
             for name in serviceNames { try cluster.launch(name) }
@@ -163,7 +166,7 @@ final class CinemaCluster {
         environment["RESERVATION_URL"] = "http://127.0.0.1:\(ports["reservation"]!)"
         environment["MESSAGE_URL"] = "http://127.0.0.1:\(ports["message"]!)"
         environment["VIEWPAGE_URL"] = "http://127.0.0.1:\(ports["viewpage"]!)"
-        return environment
+        return environment.merging(extraEnvironment) { _, extra in extra }
     }
 
     func launch(_ name: String) throws {
@@ -191,6 +194,11 @@ final class CinemaCluster {
     /// Stops one service (SIGTERM, graceful) for a fault drill.
     func stop(_ name: String) async {
         await processes[name]?.stop()
+    }
+
+    /// Kills one process outright (kill -9), as in a crash.
+    func kill(_ name: String) {
+        processes[name]?.killHard()
     }
 
     /// Starts a stopped service again on the same port and database.
@@ -223,24 +231,24 @@ final class CinemaCluster {
 
     /// A request through the gateway; `body` is sent as given (like httpie, `key=value` pairs are strings).
     func request(_ method: HTTPMethod, _ path: String, body: String? = nil) async throws -> Reply {
-        try await send(method, gatewayURL + path, body: body)
+        try await Self.send(method, gatewayURL + path, body: body)
     }
 
     /// A request straight to one process, for what the gateway does not route (`/ready`).
     func direct(_ name: String, _ path: String) async throws -> Reply {
-        try await send(.GET, "http://127.0.0.1:\(ports[name]!)\(path)", body: nil)
+        try await Self.send(.GET, "http://127.0.0.1:\(ports[name]!)\(path)", body: nil)
     }
 
     /// A request through the gateway with raw body bytes and headers of the caller's choosing.
     func raw(_ method: HTTPMethod, _ path: String, body: [UInt8]?, headers: [(String, String)]) async throws -> Reply {
-        try await send(method, gatewayURL + path, body: body, headers: headers)
+        try await Self.send(method, gatewayURL + path, body: body, headers: headers)
     }
 
-    private func send(_ method: HTTPMethod, _ url: String, body: String?) async throws -> Reply {
+    static func send(_ method: HTTPMethod, _ url: String, body: String?) async throws -> Reply {
         try await send(method, url, body: body.map { Array($0.utf8) }, headers: body == nil ? [] : [("Content-Type", "application/json")])
     }
 
-    private func send(_ method: HTTPMethod, _ url: String, body: [UInt8]?, headers: [(String, String)]) async throws -> Reply {
+    static func send(_ method: HTTPMethod, _ url: String, body: [UInt8]?, headers: [(String, String)]) async throws -> Reply {
         var request = HTTPClientRequest(url: url)
         request.method = method
         for (name, value) in headers { request.headers.add(name: name, value: value) }
@@ -265,13 +273,14 @@ final class CinemaCluster {
         return items
     }
 
-    /// Writes raw values to topic `cinema` with kcat, keyed like the services key their events.
-    func produce(_ values: [String], key: String) async throws {
+    /// Writes raw values to topic `cinema` with kcat, keyed like the services key their events,
+    /// each with the given headers (`name=value`).
+    func produce(_ values: [String], key: String, headers: [String] = []) async throws {
         let input = directory.appendingPathComponent("produce-\(UUID().uuidString.prefix(6)).txt")
         try values.map { "\(key)\t\($0)" }.joined(separator: "\n").appending("\n").write(to: input, atomically: true, encoding: .utf8)
         let kcat = try ManagedProcess(
             name: "kcat-produce", executable: Self.kcat,
-            arguments: ["-P", "-b", brokerAddress, "-t", "cinema", "-K", "\t", "-l", input.path],
+            arguments: ["-P", "-b", brokerAddress, "-t", "cinema", "-K", "\t"] + headers.flatMap { ["-H", $0] } + ["-l", input.path],
             environment: Self.baseEnvironment, logURL: directory.appendingPathComponent("kcat-produce.log")
         )
         let status = try await kcat.exitStatus(within: .seconds(20))
@@ -281,6 +290,14 @@ final class CinemaCluster {
     /// Every event on topic `cinema`, per partition in offset order, read with kcat.
     func events() async throws -> [(partition: Int, offset: Int, json: String)] {
         try await records(of: "cinema", format: "%p\t%o\t%s\n")
+    }
+
+    /// Every event with the headers kcat prints (`key=value` joined with `,`).
+    func eventsWithHeaders() async throws -> [(value: String, headers: String)] {
+        try await records(of: "cinema", format: "%p\t%o\t%s\t%h\n").map { record in
+            let parts = record.json.split(separator: "\t", maxSplits: 1, omittingEmptySubsequences: false)
+            return (String(parts[0]), parts.count > 1 ? String(parts[1]) : "")
+        }
     }
 
     /// Every dead letter: the value and the headers kcat prints (`key=value` joined with `,`).

@@ -1,0 +1,126 @@
+import CinemaJSON
+import Foundation
+import NIOHTTP1
+import Synchronization
+import Testing
+
+/// Drills run only under `make drills` (CINEMA_DRILLS=fast for CI's subset, =full for all of
+/// them); `make test` skips them.
+enum DrillMode {
+    static var setting: String? { ProcessInfo.processInfo.environment["CINEMA_DRILLS"] }
+    static var isEnabled: Bool { setting != nil }
+    static var isFull: Bool { setting == "full" }
+}
+
+/// One row of the drills' table. Appended as a JSON line to `CINEMA_DRILL_FIGURES`, which
+/// `make drills` renders, and printed.
+struct DrillFigures: Codable {
+    var drill: String
+    var sent: Int
+    var accepted: Int
+    var confirmed: Int
+    var lost: Int
+    var doubled: Int
+    var seconds: Double
+    var note: String
+
+    func record() {
+        let line = String(decoding: (try? JSONEncoder().encode(self)) ?? Data(), as: UTF8.self)
+        print("drill figures: \(line)")
+        guard let path = ProcessInfo.processInfo.environment["CINEMA_DRILL_FIGURES"],
+            let handle = FileHandle(forWritingAtPath: path) ?? createFile(path)
+        else { return }
+        handle.seekToEndOfFile()
+        handle.write(Data((line + "\n").utf8))
+        try? handle.close()
+    }
+
+    private func createFile(_ path: String) -> FileHandle? {
+        FileManager.default.createFile(atPath: path, contents: nil)
+        return FileHandle(forWritingAtPath: path)
+    }
+}
+
+/// What became of a burst of requests.
+struct Burst {
+    var acceptedIds: [Int64] = []
+    var refused: [Int: Int] = [:]
+    var sent = 0
+}
+
+/// Shared by the senders of a burst.
+final class BurstState: Sendable {
+    let next = Mutex(0)
+    let result = Mutex(Burst())
+}
+
+extension CinemaCluster {
+    /// Sends `count` requests, `concurrency` at a time, and runs `disruption` once a third of them
+    /// were sent. Returns the ids of the 201s (from `idField`) and the other answers by status.
+    func burst(
+        count: Int, concurrency: Int = 4, path: String, body: @escaping @Sendable (Int) -> String, idField: String,
+        disruption: () async throws -> Void
+    ) async throws -> Burst {
+        let state = BurstState()
+        let url = gatewayURL + path
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for _ in 0..<concurrency {
+                group.addTask {
+                    while true {
+                        let index = state.next.withLock { value -> Int? in
+                            guard value < count else { return nil }
+                            value += 1
+                            return value - 1
+                        }
+                        guard let index else { return }
+                        let reply = try? await CinemaCluster.send(.POST, url, body: body(index))
+                        state.result.withLock { burst in
+                            burst.sent += 1
+                            if let reply, reply.status == 201, case .integer(let id)? = reply.json?[idField] {
+                                burst.acceptedIds.append(id)
+                            } else {
+                                burst.refused[reply?.status ?? 0, default: 0] += 1
+                            }
+                        }
+                    }
+                }
+            }
+            // The disruption runs here, beside the senders, once a third of the requests went out.
+            while state.next.withLock({ $0 }) < count / 3 { try await Task.sleep(for: .milliseconds(10)) }
+            try await disruption()
+            try await group.waitForAll()
+        }
+        return state.result.withLock { $0 }
+    }
+
+    /// The number of items of a collection (`page.totalElements`).
+    func total(_ collection: String) async throws -> Int {
+        let reply = try await request(.GET, "/\(collection)?size=1")
+        guard case .integer(let total)? = reply.json?["page"]?["totalElements"] else {
+            throw UnexpectedReply(reply: reply.text, status: reply.status)
+        }
+        return Int(total)
+    }
+
+    /// Paid payments against reservations that hold a seat: they must be equal.
+    func moneyReconciles() async throws -> (paid: Int, holding: Int) {
+        let paid = try await items("payments").filter { $0["status"] == .string("paid") }.count
+        let holding = try await items("reservations").filter {
+            $0["status"] == .string("reserved") || $0["status"] == .string("reqReserve")
+        }.count
+        return (paid, holding)
+    }
+}
+
+/// Registers movie 1 and makes a first reservation, confirmed and messaged: the pipeline is warm.
+func prepareMovie(_ cluster: CinemaCluster) async throws {
+    let movie = try await cluster.request(.POST, "/movies", body: #"{"desc":"Drill"}"#)
+    #expect(movie.status == 201)
+    // Reservable at once: reservation asks the movie service about a movie it has not seen yet.
+    let first = try await cluster.request(.POST, "/reservations", body: #"{"movieId":1}"#)
+    #expect(first.status == 201)
+    try await waitForReservation(cluster, id: 1, status: "reserved")
+    _ = try await eventually("the first confirmation message") { () -> Bool? in
+        try await cluster.items("messages").count == 1 ? true : nil
+    }
+}

@@ -1,0 +1,138 @@
+import CinemaJSON
+import Foundation
+import NIOHTTP1
+import Testing
+
+/// The reliability drills (`make drills`): faults against the real running system while it works,
+/// then counts. See RELIABILITY.md for the guarantee each one proves and the last figures.
+@Suite(.serialized, .enabled(if: DrillMode.isEnabled))
+struct Drills {
+    enum Disruption: String {
+        case kill = "kill -9"
+        case stop = "SIGTERM"
+    }
+
+    static let confirmation = "예약이 완료 되었습니다. 예약 영화 번호 : [1]"
+    /// The reconciler looks every second at payment calls older than 3 s, so a drill can wait for it.
+    static let timings = ["RECONCILE_INTERVAL_SECONDS": "1", "RECONCILE_AFTER_SECONDS": "3"]
+
+    /// (c), (e), (h): a consumer service killed (or stopped) in the middle of a burst of
+    /// reservations, then started again. Every accepted reservation is confirmed, exactly one
+    /// message is left per confirmation, and paid payments equal the reservations holding a seat.
+    @Test func crashesAndStopsDuringReservations() async throws {
+        let count = DrillMode.isFull ? 100 : 30
+        var victims: [(String, Disruption)] = [("message", .kill), ("viewpage", .kill), ("reservation", .stop), ("reservation", .kill)]
+        if DrillMode.isFull { victims += [("payment", .kill), ("movie", .kill), ("message", .stop), ("payment", .stop)] }
+        try await CinemaCluster.with(environment: Self.timings) { cluster in
+            try await prepareMovie(cluster)
+            for (victim, disruption) in victims {
+                let messagesBefore = try await confirmations(cluster)
+                let started = ContinuousClock.now
+                let burst = try await cluster.burst(
+                    count: count, path: "/reservations", body: { _ in #"{"movieId":1}"# }, idField: "rsvId"
+                ) {
+                    switch disruption {
+                    case .kill: cluster.kill(victim)
+                    case .stop: await cluster.stop(victim)
+                    }
+                    try await Task.sleep(for: .milliseconds(500))
+                    try await cluster.restart(victim)
+                }
+                let accepted = Set(burst.acceptedIds)
+                let settled = try? await eventually("drill \(victim) settles", timeout: .seconds(90)) { () -> Bool? in
+                    let reserved = try await reservedIds(cluster)
+                    let money = try await cluster.moneyReconciles()
+                    let messages = try await confirmations(cluster)
+                    return accepted.isSubset(of: reserved) && money.paid == money.holding && messages == messagesBefore + accepted.count
+                        ? true : nil
+                }
+                let reserved = try await reservedIds(cluster)
+                let messages = try await confirmations(cluster)
+                let money = try await cluster.moneyReconciles()
+                let expectedMessages = messagesBefore + accepted.count
+                let figures = DrillFigures(
+                    drill: "\(disruption == .kill ? "(c)" : "(e)") \(disruption.rawValue) \(victim) during \(count) reservations",
+                    sent: burst.sent, accepted: accepted.count, confirmed: accepted.intersection(reserved).count,
+                    lost: accepted.subtracting(reserved).count + max(0, expectedMessages - messages),
+                    doubled: max(0, messages - expectedMessages),
+                    seconds: (ContinuousClock.now - started).secondsValue,
+                    note: "refused \(burst.refused.sorted { $0.key < $1.key }.map { "\($0.key)×\($0.value)" }.joined(separator: " ")); "
+                        + "paid \(money.paid) = holding \(money.holding)"
+                )
+                figures.record()
+                #expect(settled == true, "\(figures)")
+                #expect(figures.lost == 0 && figures.doubled == 0)
+                #expect(money.paid == money.holding)
+            }
+        }
+    }
+
+    /// (d), (h): poison and duplicate events produced with kcat: the poison is dead-lettered, the
+    /// duplicate applied once, and the consumers go on.
+    @Test func poisonAndDuplicateEvents() async throws {
+        try await CinemaCluster.with(environment: Self.timings) { cluster in
+            try await prepareMovie(cluster)
+            let started = ContinuousClock.now
+            let confirmed = try await eventually("a confirmation with its message id") { () -> (value: String, headers: String)? in
+                try await cluster.eventsWithHeaders().first { $0.value.contains(#""eventType":"ReservationConfirmed""#) }
+            }
+            let messageId = confirmed.headers.split(separator: ",").first { $0.hasPrefix("message-id=") }.map { String($0.dropFirst(11)) }
+            let id = try #require(messageId)
+            let lettersBefore = try await cluster.deadLetters().count
+            // The same confirmation twice more, with its message id: each reader applies it once.
+            try await cluster.produce([confirmed.value, confirmed.value], key: "1", headers: ["message-id=\(id)"])
+            // Poison: not JSON, a known type with a broken body, an unknown type.
+            let poison = ["\u{1}\u{2}garbage", #"{"eventType":"ReservationCancelled","rsvId":{},"movieId":1}"#, #"{"eventType":"Nope"}"#]
+            try await cluster.produce(poison, key: "1")
+            // The consumers go on: a reservation made after it all is confirmed and messaged.
+            let after = try await cluster.request(.POST, "/reservations", body: #"{"movieId":1}"#)
+            #expect(after.status == 201)
+            let settled = try? await eventually("the consumers went on", timeout: .seconds(60)) { () -> Bool? in
+                try await confirmations(cluster) == 2 ? true : nil
+            }
+            let letters = try await cluster.deadLetters().count - lettersBefore
+            let messages = try await confirmations(cluster)
+            let money = try await cluster.moneyReconciles()
+            let figures = DrillFigures(
+                drill: "(d) poison (3) and duplicate (2) events with kcat", sent: 5, accepted: 5, confirmed: settled == true ? 5 : 0,
+                lost: max(0, 2 - messages), doubled: max(0, messages - 2), seconds: (ContinuousClock.now - started).secondsValue,
+                note:
+                    "\(letters) dead letters (expected 8: 5 groups × garbage, movie+message+viewpage × broken); paid \(money.paid) = holding \(money.holding)"
+            )
+            figures.record()
+            #expect(settled == true)
+            #expect(messages == 2, "a duplicate was applied twice")
+            // Garbage by every group (5); the broken ReservationCancelled by the groups that handle it.
+            _ = try await eventually("the poison is dead-lettered") { () -> Bool? in
+                try await cluster.deadLetters().count - lettersBefore >= 8 ? true : nil
+            }
+            #expect(money.paid == money.holding)
+        }
+    }
+
+    func confirmations(_ cluster: CinemaCluster) async throws -> Int {
+        try await cluster.items("messages").filter { $0["content"] == .string(Self.confirmation) }.count
+    }
+
+    func reservedIds(_ cluster: CinemaCluster) async throws -> Set<Int64> {
+        Set(
+            try await cluster.items("reservations").compactMap { item -> Int64? in
+                guard item["status"] == .string("reserved"), case .integer(let id)? = item["rsvId"] else { return nil }
+                return id
+            })
+    }
+}
+
+extension Duration {
+    var secondsValue: Double {
+        let (seconds, attoseconds) = components
+        return (Double(seconds) + Double(attoseconds) / 1e18).rounded(toPlaces: 1)
+    }
+}
+
+extension Double {
+    func rounded(toPlaces places: Int) -> Double {
+        let scale = (0..<places).reduce(1.0) { value, _ in value * 10 }
+        return (self * scale).rounded() / scale
+    }
+}
