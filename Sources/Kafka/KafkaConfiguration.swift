@@ -45,6 +45,10 @@ public struct KafkaProducerConfiguration: Sendable {
     /// The same wait when no broker answers at shutdown: waiting the full `flushTimeout` for a
     /// broker that is not there would only delay the exit.
     public var flushTimeoutWhileDisconnected: Duration = .milliseconds(500)
+    /// librdkafka log and error lines repeated within this long after their first occurrence are
+    /// logged once and then summarised with a count ("... (repeated 12 times in the last 30 s)"),
+    /// instead of once per reconnect attempt while a broker is away.
+    public var repeatedLogWindow: Duration = .seconds(30)
     /// Any librdkafka properties, applied after everything above so they can override it.
     public var properties: [String: String]
 
@@ -119,6 +123,10 @@ public struct KafkaConsumerConfiguration: Sendable {
     /// How long one `rd_kafka_consumer_poll` may block. Also the longest a shutdown waits behind
     /// a poll in progress, since polls and the close share one serial queue.
     public var pollTimeout: Duration = .milliseconds(100)
+    /// librdkafka log and error lines repeated within this long after their first occurrence are
+    /// logged once and then summarised with a count ("... (repeated 12 times in the last 30 s)"),
+    /// instead of once per reconnect attempt while a broker is away.
+    public var repeatedLogWindow: Duration = .seconds(30)
     /// Any librdkafka properties, applied after everything above so they can override it.
     public var properties: [String: String]
 

@@ -23,7 +23,7 @@ public final class KafkaConsumer: Service, Sendable {
         let handle = try RDKafkaHandle.make(
             kind: .consumer,
             properties: configuration.librdkafkaProperties(),
-            context: ClientContext(logger: logger)
+            context: ClientContext(logger: logger, repeatedLineWindow: configuration.repeatedLogWindow)
         )
         try handle.routeEventsToConsumerPoll()
         self.handle = handle

@@ -14,7 +14,7 @@ public final class KafkaMockCluster: Sendable {
             kind: .producer,
             // The host never connects anywhere, so its "no bootstrap.servers" notice is noise.
             properties: [("client.id", "kafka-mock-cluster"), ("log_level", "4")],
-            context: ClientContext(logger: logger),
+            context: ClientContext(logger: logger, repeatedLineWindow: .seconds(30)),
             hostMockCluster: brokers
         )
         self.handle = handle

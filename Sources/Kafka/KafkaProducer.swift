@@ -24,7 +24,7 @@ public final class KafkaProducer: Service, Sendable {
         let handle = try RDKafkaHandle.make(
             kind: .producer,
             properties: configuration.librdkafkaProperties(),
-            context: ClientContext(logger: logger, deliveries: deliveries),
+            context: ClientContext(logger: logger, repeatedLineWindow: configuration.repeatedLogWindow, deliveries: deliveries),
             installDeliveryReports: true
         )
         self.handle = handle

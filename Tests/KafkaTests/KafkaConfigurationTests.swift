@@ -65,6 +65,7 @@ struct ConsumerField: Sendable, CustomTestStringConvertible {
             ])
         #expect(producerBase.flushTimeout == .seconds(10))
         #expect(producerBase.flushTimeoutWhileDisconnected == .milliseconds(500))
+        #expect(producerBase.repeatedLogWindow == .seconds(30))
     }
 
     @Test func consumerDefaultsAreTheEstablishedOnes() {
@@ -77,6 +78,7 @@ struct ConsumerField: Sendable, CustomTestStringConvertible {
                 "group.id=group-id",
             ])
         #expect(consumerBase.pollTimeout == .milliseconds(100))
+        #expect(consumerBase.repeatedLogWindow == .seconds(30))
     }
 
     @Test(arguments: ProducerField.all)
@@ -107,10 +109,12 @@ struct ConsumerField: Sendable, CustomTestStringConvertible {
         var producer = producerBase
         producer.flushTimeout = .seconds(1)
         producer.flushTimeoutWhileDisconnected = .seconds(2)
+        producer.repeatedLogWindow = .seconds(3)
         #expect(rendered(producer.librdkafkaProperties()) == rendered(producerBase.librdkafkaProperties()))
 
         var consumer = consumerBase
         consumer.pollTimeout = .seconds(1)
+        consumer.repeatedLogWindow = .seconds(3)
         consumer.topics = ["a", "b"]
         #expect(rendered(consumer.librdkafkaProperties()) == rendered(consumerBase.librdkafkaProperties()))
     }

@@ -1,6 +1,7 @@
 import Kafka
 import Logging
 import ServiceLifecycle
+import Synchronization
 
 /// Warnings and up only: librdkafka's connection-refused chatter in the "broker down" test is
 /// expected, anything else at that level is worth seeing when a test fails.
@@ -95,3 +96,44 @@ func makeProducer(_ bootstrapServers: String, clientID: String, _ properties: [S
 
 func bytes(_ string: String) -> [UInt8] { Array(string.utf8) }
 func text(_ bytes: [UInt8]?) -> String? { bytes.map { String(decoding: $0, as: UTF8.self) } }
+
+/// Keeps every record logged through `logger`, at every level, for tests that assert on logs.
+final class LogCapture: Sendable {
+    struct Record: Sendable {
+        let level: Logger.Level
+        let message: String
+        let metadata: Logger.Metadata
+    }
+
+    private let storage = Mutex<[Record]>([])
+
+    var records: [Record] { storage.withLock { $0 } }
+
+    /// A logger writing into this capture, passing through `level` and above.
+    func logger(label: String, level: Logger.Level = .trace) -> Logger {
+        var logger = Logger(label: label) { _ in CapturingLogHandler(capture: self) }
+        logger.logLevel = level
+        return logger
+    }
+
+    fileprivate func append(_ record: Record) {
+        storage.withLock { $0.append(record) }
+    }
+}
+
+private struct CapturingLogHandler: LogHandler {
+    let capture: LogCapture
+    var metadata: Logger.Metadata = [:]
+    var logLevel: Logger.Level = .trace
+
+    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+
+    func log(event: LogEvent) {
+        var merged = metadata
+        if let extra = event.metadata { merged.merge(extra) { _, new in new } }
+        capture.append(.init(level: event.level, message: "\(event.message)", metadata: merged))
+    }
+}

@@ -1,0 +1,109 @@
+internal import CRdKafka
+import Logging
+
+/// What librdkafka's C callbacks reach through the `opaque` pointer. One per handle.
+final class ClientContext: Sendable {
+    let logger: Logger
+    let lines: RepeatedLineFilter
+    /// Only producers have one; the delivery-report callback resolves `send()` through it.
+    let deliveries: DeliveryTable?
+
+    init(logger: Logger, repeatedLineWindow: Duration, deliveries: DeliveryTable? = nil) {
+        self.logger = logger
+        self.lines = RepeatedLineFilter(logger: logger, window: repeatedLineWindow)
+        self.deliveries = deliveries
+    }
+
+    /// Released after `rd_kafka_destroy`, when no callback can come any more: the counts of lines
+    /// still held back are logged now rather than lost.
+    deinit {
+        lines.closeAll()
+    }
+
+    static func from(_ client: OpaquePointer?) -> ClientContext? {
+        guard let client, let opaque = rd_kafka_opaque(client) else { return nil }
+        return from(opaque: opaque)
+    }
+
+    static func from(opaque: UnsafeMutableRawPointer?) -> ClientContext? {
+        guard let opaque else { return nil }
+        return Unmanaged<ClientContext>.fromOpaque(opaque).takeUnretainedValue()
+    }
+}
+
+// MARK: - C callbacks (no captures allowed, so everything goes through the opaque)
+
+/// Called on librdkafka's internal threads; the filter and swift-log handlers are thread safe.
+let logCallback: @convention(c) (OpaquePointer?, Int32, UnsafePointer<CChar>?, UnsafePointer<CChar>?) -> Void = {
+    client, level, facility, buffer in
+    guard let context = ClientContext.from(client) else { return }
+    let clientName = client.map { String(cString: rd_kafka_name($0)) } ?? ""
+    let facilityName = facility.map { String(cString: $0) } ?? ""
+    context.lines.log(
+        LibrdkafkaLogLine(
+            client: clientName,
+            level: Logger.Level(syslogLevel: level),
+            category: facilityName,
+            message: buffer.map { String(cString: $0) } ?? "",
+            metadata: ["kafka.facility": .string(facilityName), "kafka.client": .string(clientName)]
+        )
+    )
+}
+
+/// Served from `rd_kafka_poll` / `rd_kafka_consumer_poll`, so it runs on the client's own queue.
+let errorCallback: @convention(c) (OpaquePointer?, Int32, UnsafePointer<CChar>?, UnsafeMutableRawPointer?) -> Void = {
+    client, err, reason, opaque in
+    guard let context = ClientContext.from(opaque: opaque) else { return }
+    let code = KafkaError.Code(rawValue: err)
+    var text = reason.map { String(cString: $0) } ?? code.librdkafkaDescription
+    let level: Logger.Level
+    switch code {
+    case .fatal:
+        // The callback only says "fatal"; the underlying cause has to be fetched separately.
+        var buffer = [CChar](repeating: 0, count: 512)
+        if let client {
+            let underlying = rd_kafka_fatal_error(client, &buffer, buffer.count)
+            text = "fatal: \(String(cString: rd_kafka_err2str(underlying))): \(String(nulTerminated: buffer))"
+        }
+        level = .critical
+    case .transport:
+        // The log callback has already reported this disconnect (facility FAIL) at librdkafka's
+        // own level; repeating it here would double every line while a broker is down.
+        level = .debug
+    case .allBrokersDown:
+        // librdkafka keeps reconnecting on its own; expected while brokers restart.
+        level = .warning
+    default:
+        level = .error
+    }
+    let clientName = client.map { String(cString: rd_kafka_name($0)) } ?? ""
+    context.lines.log(
+        LibrdkafkaLogLine(
+            client: clientName,
+            level: level,
+            category: "error \(err)",
+            message: "librdkafka error: \(text)",
+            metadata: ["kafka.error.code": .stringConvertible(err), "kafka.client": .string(clientName)]
+        )
+    )
+}
+
+/// Served from `rd_kafka_poll` / `rd_kafka_flush` on the producer's queue.
+let deliveryReportCallback: @convention(c) (OpaquePointer?, UnsafePointer<rd_kafka_message_t>?, UnsafeMutableRawPointer?) -> Void = {
+    _, message, opaque in
+    guard let message, let deliveries = ClientContext.from(opaque: opaque)?.deliveries else { return }
+    let id = UInt(bitPattern: message.pointee._private)
+    let result: Result<KafkaDeliveryReport, KafkaError>
+    if message.pointee.err == RD_KAFKA_RESP_ERR_NO_ERROR {
+        result = .success(
+            KafkaDeliveryReport(
+                topic: message.pointee.rkt.map { String(cString: rd_kafka_topic_name($0)) } ?? "",
+                partition: message.pointee.partition,
+                offset: message.pointee.offset
+            )
+        )
+    } else {
+        result = .failure(KafkaError(message.pointee.err))
+    }
+    deliveries.resolve(id: id, with: result)
+}
