@@ -4,6 +4,18 @@ public import Logging
 /// consumers through `bootstrapServers` (unlike `test.mock.num.brokers`, which gives each client a
 /// private cluster). Not a real broker: use it for unit tests only.
 public final class KafkaMockCluster: Sendable {
+    /// Kafka protocol requests whose answers can be faked with `failNextRequests`.
+    public enum Request: Sendable {
+        case produce
+
+        /// The Kafka protocol's ApiKey.
+        var apiKey: Int16 {
+            switch self {
+            case .produce: 0
+            }
+        }
+    }
+
     private let handle: RDKafkaHandle
     public let bootstrapServers: String
 
@@ -23,5 +35,17 @@ public final class KafkaMockCluster: Sendable {
 
     public func createTopic(_ name: String, partitions: Int32) throws(KafkaError) {
         try handle.createMockTopic(name, partitions: partitions)
+    }
+
+    /// The next `errors.count` requests of this kind, from any client, are answered with these
+    /// errors, one each, in order; later ones are served normally again. `.transport` makes the
+    /// broker drop the connection instead.
+    public func failNextRequests(_ request: Request, with errors: [KafkaError.Code]) {
+        handle.pushMockRequestErrors(apiKey: request.apiKey, errors: errors)
+    }
+
+    /// Forgets the errors `failNextRequests` queued that have not been used yet.
+    public func clearRequestErrors(_ request: Request) {
+        handle.clearMockRequestErrors(apiKey: request.apiKey)
     }
 }

@@ -5,13 +5,13 @@ import Logging
 final class ClientContext: Sendable {
     let logger: Logger
     let lines: RepeatedLineFilter
-    /// Only producers have one; the delivery-report callback resolves `send()` through it.
-    let deliveries: DeliveryTable?
+    /// Only producers have one: the delivery-report and statistics callbacks report through it.
+    let producer: ProducerHooks?
 
-    init(logger: Logger, repeatedLineWindow: Duration, deliveries: DeliveryTable? = nil) {
+    init(logger: Logger, repeatedLineWindow: Duration, producer: ProducerHooks? = nil) {
         self.logger = logger
         self.lines = RepeatedLineFilter(logger: logger, window: repeatedLineWindow)
-        self.deliveries = deliveries
+        self.producer = producer
     }
 
     /// Released after `rd_kafka_destroy`, when no callback can come any more: the counts of lines
@@ -29,6 +29,15 @@ final class ClientContext: Sendable {
         guard let opaque else { return nil }
         return Unmanaged<ClientContext>.fromOpaque(opaque).takeUnretainedValue()
     }
+}
+
+/// Where a producer handle's callbacks report, tagged with the handle's generation so that late
+/// reports from a replaced handle can be told apart. Weak, because the state owns the handle, and
+/// the handle (through its context) these hooks: a strong reference would keep all three alive
+/// for ever, librdkafka's threads included, once the producer is dropped.
+struct ProducerHooks: Sendable {
+    weak let state: ProducerState?
+    let generation: Int
 }
 
 // MARK: - C callbacks (no captures allowed, so everything goes through the opaque)
@@ -66,6 +75,10 @@ let errorCallback: @convention(c) (OpaquePointer?, Int32, UnsafePointer<CChar>?,
             text = "fatal: \(String(cString: rd_kafka_err2str(underlying))): \(String(nulTerminated: buffer))"
         }
         level = .critical
+        // A producer replaces a handle in this state (see KafkaProducer+Recovery.swift).
+        if let producer = context.producer {
+            producer.state?.reportUnusable(generation: producer.generation, reason: "librdkafka raised a fatal error: \(text)", at: .now)
+        }
     case .transport:
         // The log callback has already reported this disconnect (facility FAIL) at librdkafka's
         // own level; repeating it here would double every line while a broker is down.
@@ -91,7 +104,7 @@ let errorCallback: @convention(c) (OpaquePointer?, Int32, UnsafePointer<CChar>?,
 /// Served from `rd_kafka_poll` / `rd_kafka_flush` on the producer's queue.
 let deliveryReportCallback: @convention(c) (OpaquePointer?, UnsafePointer<rd_kafka_message_t>?, UnsafeMutableRawPointer?) -> Void = {
     _, message, opaque in
-    guard let message, let deliveries = ClientContext.from(opaque: opaque)?.deliveries else { return }
+    guard let message, let producer = ClientContext.from(opaque: opaque)?.producer else { return }
     let id = UInt(bitPattern: message.pointee._private)
     let result: Result<KafkaDeliveryReport, KafkaError>
     if message.pointee.err == RD_KAFKA_RESP_ERR_NO_ERROR {
@@ -103,7 +116,23 @@ let deliveryReportCallback: @convention(c) (OpaquePointer?, UnsafePointer<rd_kaf
             )
         )
     } else {
-        result = .failure(KafkaError(message.pointee.err))
+        var error = KafkaError(message.pointee.err)
+        // The producer replaces a handle that keeps failing like this (a new handle gets a new
+        // producer id), so the same message sent again can succeed.
+        if error.code.isProducerIdentityError { error.isRetriable = true }
+        result = .failure(error)
     }
-    deliveries.resolve(id: id, with: result)
+    producer.state?.resolve(id: id, with: result, generation: producer.generation, at: .now)
+}
+
+/// Served from `rd_kafka_poll` on the producer's queue every `statistics.interval.ms`. Returning
+/// 0 lets librdkafka free the JSON.
+let statisticsCallback: @convention(c) (OpaquePointer?, UnsafeMutablePointer<CChar>?, Int, UnsafeMutableRawPointer?) -> Int32 = {
+    _, json, length, opaque in
+    guard let json, let producer = ClientContext.from(opaque: opaque)?.producer else { return 0 }
+    let bytes = UnsafeRawBufferPointer(start: json, count: length)
+    if let epoch = ProducerStatistics.producerEpoch(fromJSON: bytes) {
+        producer.state?.statisticsReported(producerEpoch: epoch, generation: producer.generation, at: .now)
+    }
+    return 0
 }

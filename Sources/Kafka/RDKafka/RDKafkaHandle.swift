@@ -12,7 +12,9 @@ import Synchronization
 ///   `rd_kafka_poll` vs. `rd_kafka_flush`) are serialised by the owning client on one serial queue;
 ///   those calls are the extensions in this folder (RDKafkaProducer/RDKafkaConsumer.swift);
 /// - `rd_kafka_destroy` runs only in `deinit`, i.e. once nobody can reach the pointer any more.
-///   Every block that touches the handle captures this box, which keeps the handle alive.
+///   Every block that touches the handle captures this box, which keeps the handle alive. (A
+///   producer that replaces its handle makes sure the retired one's last reference is dropped on
+///   its own queue, so that the blocking destroy runs there: see KafkaProducer+Recovery.swift.)
 final class RDKafkaHandle: @unchecked Sendable {
     let pointer: OpaquePointer
     let mockCluster: OpaquePointer?
@@ -72,13 +74,13 @@ final class RDKafkaHandle: @unchecked Sendable {
         }
     }
 
-    /// Builds the configuration, installs the callbacks and creates the client.
-    /// `properties` are applied in order, so later entries override earlier ones.
+    /// Builds the configuration, installs the callbacks and creates the client (with delivery
+    /// reports and statistics if `context` belongs to a producer). `properties` are applied in
+    /// order, so later entries override earlier ones.
     static func make(
         kind: Kind,
         properties: [LibrdkafkaProperty],
         context: ClientContext,
-        installDeliveryReports: Bool = false,
         hostMockCluster brokers: Int? = nil
     ) throws(KafkaError) -> RDKafkaHandle {
         guard let conf = rd_kafka_conf_new() else {
@@ -101,8 +103,9 @@ final class RDKafkaHandle: @unchecked Sendable {
 
         rd_kafka_conf_set_log_cb(conf, logCallback)
         rd_kafka_conf_set_error_cb(conf, errorCallback)
-        if installDeliveryReports {
+        if context.producer != nil {
             rd_kafka_conf_set_dr_msg_cb(conf, deliveryReportCallback)
+            rd_kafka_conf_set_stats_cb(conf, statisticsCallback)
         }
         let unmanaged = Unmanaged.passRetained(context)
         rd_kafka_conf_set_opaque(conf, unmanaged.toOpaque())

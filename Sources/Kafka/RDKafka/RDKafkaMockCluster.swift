@@ -20,3 +20,18 @@ extension RDKafkaHandle {
         }
     }
 }
+
+extension RDKafkaHandle {
+    /// `rd_kafka_mock_push_request_errors_array` (the array form: Swift cannot call the variadic one).
+    /// Without a mock cluster there is nothing to fail: a no-op.
+    func pushMockRequestErrors(apiKey: Int16, errors: [KafkaError.Code]) {
+        guard let mockCluster, !errors.isEmpty else { return }
+        let codes = errors.map { rd_kafka_resp_err_t(rawValue: $0.rawValue) }
+        rd_kafka_mock_push_request_errors_array(mockCluster, apiKey, codes.count, codes)
+    }
+
+    func clearMockRequestErrors(apiKey: Int16) {
+        guard let mockCluster else { return }
+        rd_kafka_mock_clear_request_errors(mockCluster, apiKey)
+    }
+}

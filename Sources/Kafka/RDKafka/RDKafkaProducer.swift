@@ -1,7 +1,7 @@
 internal import CRdKafka
 
-// The producer's librdkafka calls. `poll` and `flush` must not overlap: KafkaProducer runs both on
-// its one serial queue.
+// The producer's librdkafka calls. `poll`, `flush` and `purgeAll` must not overlap: KafkaProducer
+// runs them all on its one serial queue.
 
 extension RDKafkaHandle {
     /// Hands the message to librdkafka with `opaqueID` as its opaque, which the delivery-report
@@ -89,6 +89,21 @@ extension RDKafkaHandle {
         let err = rd_kafka_flush(pointer, timeout.librdkafkaMilliseconds)
         let remaining = rd_kafka_outq_len(pointer)
         return (err == RD_KAFKA_RESP_ERR_NO_ERROR ? nil : KafkaError(err, context: "flush"), remaining)
+    }
+}
+
+extension RDKafkaHandle {
+    /// Drops every message still queued or in flight; `poll` then serves their delivery reports,
+    /// failed with `_PURGE_QUEUE` / `_PURGE_INFLIGHT`. An acknowledgement arriving later for a
+    /// purged message is ignored, so whether it was written is unknown: callers send it again.
+    /// May block briefly while librdkafka's threads purge their queues.
+    func purgeAll() {
+        _ = rd_kafka_purge(pointer, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT)
+    }
+
+    /// Messages queued or in flight, plus delivery reports and other events not yet served.
+    var outqLength: Int32 {
+        rd_kafka_outq_len(pointer)
     }
 }
 
