@@ -124,3 +124,20 @@ func prepareMovie(_ cluster: CinemaCluster) async throws {
         try await cluster.items("messages").count == 1 ? true : nil
     }
 }
+
+extension CinemaCluster {
+    /// A member that joins `group` (with kcat), reads for `duration` without ever committing, then
+    /// leaves: two rebalances, and the events it read are the service's to read again.
+    func joinGroupBriefly(_ group: String, for duration: Duration) async throws {
+        let member = try ManagedProcess(
+            name: "kcat-member-\(group)", executable: Self.kcat,
+            arguments: [
+                "-b", brokerAddress, "-G", group, "-q", "-X", "enable.auto.commit=false", "-X", "session.timeout.ms=6000",
+                "-X", "heartbeat.interval.ms=2000", "cinema",
+            ],
+            environment: Self.baseEnvironment, logURL: directory.appendingPathComponent("kcat-member-\(group).log")
+        )
+        try await Task.sleep(for: duration)
+        await member.stop()
+    }
+}
