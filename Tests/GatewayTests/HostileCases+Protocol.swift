@@ -74,7 +74,8 @@ extension HostileCases {
         .init(
             "Content-Length longer than the body, then a stall",
             chunks: [raw("POST /movies HTTP/1.1", [host, "Content-Length: 100"], body: "0123456789")],
-            isStreamedBeforeRefusal: true, [.refused(408, message: "the request body did not arrive within 1 s")]),
+            isStreamedBeforeRefusal: true,
+            [.refused(408, message: "the request body did not arrive within \(hostileUpstreamTimeoutSeconds) s")]),
     ]
 
     static let all = queries + paths + bodies + headers + methods + protocols + connections
