@@ -88,4 +88,35 @@ import Testing
         }
         await store.close()
     }
+
+    /// A row the broker can never take (here: larger than the producer accepts) is parked with the
+    /// reason, the rows around it go out in order, and nothing is retried for ever.
+    @Test func aRowRefusedForGoodIsParkedAndTheOthersGoOut() async throws {
+        let cluster = try KafkaMockCluster(logger: logger)
+        try cluster.createTopic("cinema", partitions: 1)
+        let producer = try KafkaProducer(
+            configuration: .init(
+                bootstrapServers: cluster.bootstrapServers, clientID: "relay-park", properties: ["message.max.bytes": "4000"]),
+            logger: logger)
+        let store = try await temporaryStore()
+        try await store.transaction { database in
+            for desc in ["before", String(repeating: "x", count: 10_000), "after"] {
+                try await OutboxRepository.enqueue(
+                    MovieModified(Movie(movieId: 1, status: .available, desc: desc, reviewCnt: 0, lastAction: .modify)),
+                    metadata: EventMetadata(correlationId: "c"), on: database)
+            }
+        }
+        let relay = OutboxRelay(store: store, publisher: producer, topic: "cinema", logger: logger)
+        try await withThrowingTaskGroup(of: Void.self) { group async throws -> Void in
+            group.addTask { try await producer.run() }
+            #expect(try await relay.publishNextBatch() == 2)
+            #expect(try await store.read { try await OutboxRepository.count(on: $0) } == 0)
+            #expect(try await store.read { try await OutboxRepository.parkedCount(on: $0) } == 1)
+            // Waiters for the parked row are released too: it will never be published.
+            #expect(await relay.waitUntilPublished(through: 3, timeout: .milliseconds(10)))
+            #expect(try await relay.publishNextBatch() == 0)
+            group.cancelAll()
+        }
+        await store.close()
+    }
 }

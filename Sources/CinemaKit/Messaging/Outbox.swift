@@ -27,7 +27,21 @@ public enum OutboxRepository {
                 .column("correlationId", type: .text, .notNull)
                 .column("causationId", type: .text)
                 .run()
-        }
+        },
+        // Rows the broker refused for good (see `park`).
+        SchemaStep { database in
+            try await database.create(table: parkedTable).ifNotExists()
+                .column("seq", type: .bigint, .primaryKey(autoIncrement: false))
+                .column("messageId", type: .text, .notNull)
+                .column("eventType", type: .text, .notNull)
+                .column("messageKey", type: .text, .notNull)
+                .column("payload", type: .text, .notNull)
+                .column("correlationId", type: .text, .notNull)
+                .column("causationId", type: .text)
+                .column("error", type: .text, .notNull)
+                .column("parkedAt", type: .text, .notNull)
+                .run()
+        },
     ]
 
     @discardableResult
@@ -54,6 +68,27 @@ public enum OutboxRepository {
             .orderBy("seq")
             .limit(limit)
             .all(decoding: OutboxMessage.self)
+    }
+
+    static let parkedTable = "parked_outbox"
+
+    /// Moves a row the broker refused for good out of the way, with the reason; nothing else is
+    /// held up by it, and it can be looked at (and re-enqueued by hand) later.
+    public static func park(_ message: OutboxMessage, error: String, on database: any SQLDatabase) async throws {
+        try await database.insert(into: parkedTable)
+            .columns("seq", "messageId", "eventType", "messageKey", "payload", "correlationId", "causationId", "error", "parkedAt")
+            .values(
+                SQLBind(message.seq), SQLBind(message.messageId), SQLBind(message.eventType), SQLBind(message.messageKey),
+                SQLBind(message.payload), SQLBind(message.correlationId), SQLBind(message.causationId), SQLBind(error),
+                SQLBind(EventTimestamp.now())
+            )
+            .run()
+        try await database.delete(from: table).where("seq", .equal, SQLBind(message.seq)).run()
+    }
+
+    public static func parkedCount(on database: any SQLDatabase) async throws -> Int {
+        try await database.select().column(SQLFunction("COUNT", args: SQLLiteral.all), as: "n")
+            .from(parkedTable).first(decodingColumn: "n", as: Int.self) ?? 0
     }
 
     public static func markPublished(_ seqs: [Int64], on database: any SQLDatabase) async throws {

@@ -23,6 +23,7 @@ public final class OutboxRelay: Service {
     private let lastProgress = Mutex(ContinuousClock.now)
     private let published = Counter(label: "cinema_outbox_published_total")
     private let failures = Counter(label: "cinema_outbox_publish_failures_total")
+    private let parked = Counter(label: "cinema_outbox_parked_total")
 
     public init(
         store: any Store,
@@ -150,19 +151,36 @@ public final class OutboxRelay: Service {
         // producer keeps each partition's order, every key (movie) mapping to one partition.
         let results = zip(batch, await publisher.publish(batch, topic: topic))
         let acknowledged = results.filter { (try? $0.1.get()) != nil }.map(\.0.seq)
-        let failures = results.compactMap { message, result -> (seq: Int64, error: any Error)? in
-            if case .failure(let error) = result { return (message.seq, error) }
-            return nil
+        var rejected: [(message: OutboxMessage, error: any Error)] = []
+        var failures: [(seq: Int64, error: any Error)] = []
+        for (message, result) in results {
+            guard case .failure(let error) = result else { continue }
+            if publisher.isRejectedForGood(error) {
+                rejected.append((message, error))
+            } else {
+                failures.append((message.seq, error))
+            }
         }
         let firstFailed = failures.first?.seq
-        if !acknowledged.isEmpty {
+        if !acknowledged.isEmpty || !rejected.isEmpty {
+            let toPark = rejected.map { (message: $0.message, reason: "\($0.error)") }
             try await store.transaction { database in
                 try await OutboxRepository.markPublished(acknowledged, on: database)
+                for (message, reason) in toPark {
+                    try await OutboxRepository.park(message, error: reason, on: database)
+                }
+            }
+            for (message, error) in rejected {
+                logger.error(
+                    "event refused by the broker for good; parked in parked_outbox",
+                    metadata: ["message.id": "\(message.messageId)", "event.type": "\(message.eventType)", "error": "\(error)"]
+                )
             }
             published.increment(by: acknowledged.count)
+            parked.increment(by: rejected.count)
             lastProgress.withLock { $0 = .now }
         }
-        // Everything before the first failure is out; the failed one and later go again.
+        // Everything before the first failure is out (or parked); the failed one and later go again.
         if let batchEnd = batch.last?.seq {
             watermark.advance(to: firstFailed.map { $0 - 1 } ?? batchEnd)
         }
