@@ -24,7 +24,7 @@ public struct HTTPMovieCatalog: MovieCatalog {
     let timeout: TimeAmount
 
     public init(baseURL: String, httpClient: HTTPClient = PeerHTTPClient.shared, timeout: TimeAmount = .seconds(1)) {
-        self.baseURL = baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL
+        self.baseURL = PeerHTTPClient.baseURL(baseURL)
         self.httpClient = httpClient
         self.timeout = timeout
     }

@@ -41,7 +41,7 @@ public struct HTTPPaymentClient: PaymentClient {
     let timeout: TimeAmount
 
     public init(baseURL: String, httpClient: HTTPClient = PeerHTTPClient.shared, timeout: TimeAmount = .seconds(3)) {
-        self.baseURL = baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL
+        self.baseURL = PeerHTTPClient.baseURL(baseURL)
         self.httpClient = httpClient
         self.timeout = timeout
     }

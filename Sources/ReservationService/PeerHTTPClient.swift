@@ -11,4 +11,9 @@ public enum PeerHTTPClient {
         configuration.timeout.connect = .seconds(1)
         return HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
     }()
+
+    /// A peer's base URL as the environment gives it, without the trailing slash paths are added to.
+    static func baseURL(_ configured: String) -> String {
+        configured.hasSuffix("/") ? String(configured.dropLast()) : configured
+    }
 }

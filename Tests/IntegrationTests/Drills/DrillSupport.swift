@@ -63,6 +63,8 @@ extension CinemaCluster {
     ) async throws -> Burst {
         let state = BurstState()
         let url = gatewayURL + path
+        // The sender that takes request number count/3 says so; the disruption starts then.
+        let (thirdSent, signal) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
         try await withThrowingTaskGroup(of: Void.self) { group in
             for _ in 0..<concurrency {
                 group.addTask {
@@ -73,6 +75,7 @@ extension CinemaCluster {
                             return value - 1
                         }
                         guard let index else { return }
+                        if index == count / 3 { signal.yield() }
                         let reply = try? await CinemaCluster.send(.POST, url, body: body(index))
                         state.result.withLock { burst in
                             burst.sent += 1
@@ -86,7 +89,7 @@ extension CinemaCluster {
                 }
             }
             // The disruption runs here, beside the senders, once a third of the requests went out.
-            while state.next.withLock({ $0 }) < count / 3 { try await Task.sleep(for: .milliseconds(10)) }
+            for await _ in thirdSent { break }
             try await disruption()
             try await group.waitForAll()
         }
@@ -112,10 +115,17 @@ extension CinemaCluster {
     }
 }
 
-/// Registers movie 1 and makes a first reservation, confirmed and messaged: the pipeline is warm.
+/// The movies a drill reserves, keyed (and so partitioned) apart, so that every consumer group
+/// member gets events.
+let drillMovies: [Int64] = [1, 2, 3]
+
+/// Registers the drill's movies and makes a first reservation, confirmed and messaged: the
+/// pipeline is warm.
 func prepareMovie(_ cluster: CinemaCluster) async throws {
-    let movie = try await cluster.request(.POST, "/movies", body: #"{"desc":"Drill"}"#)
-    #expect(movie.status == 201)
+    for movieId in drillMovies {
+        let movie = try await cluster.request(.POST, "/movies", body: #"{"desc":"Drill \#(movieId)"}"#)
+        #expect(movie.status == 201)
+    }
     // Reservable at once: reservation asks the movie service about a movie it has not seen yet.
     let first = try await cluster.request(.POST, "/reservations", body: #"{"movieId":1}"#)
     #expect(first.status == 201)
@@ -126,18 +136,27 @@ func prepareMovie(_ cluster: CinemaCluster) async throws {
 }
 
 extension CinemaCluster {
-    /// A member that joins `group` (with kcat), reads for `duration` without ever committing, then
-    /// leaves: two rebalances, and the events it read are the service's to read again.
-    func joinGroupBriefly(_ group: String, for duration: Duration) async throws {
+    /// A member that joins `group` (with kcat) and reads, without ever committing, until it has
+    /// taken events from the service, then leaves: two rebalances, and the events it read are the
+    /// service's to read again. Reservations keep coming meanwhile (through `keepBusy`), so that
+    /// there is something to take. Returns whether it took any (a drill where it took none proves
+    /// nothing).
+    func joinGroupUntilItTakesEvents(_ group: String, keepBusy: () async throws -> Void) async throws -> Bool {
+        let log = directory.appendingPathComponent("kcat-member-\(group).log")
         let member = try ManagedProcess(
             name: "kcat-member-\(group)", executable: Self.kcat,
             arguments: [
-                "-b", brokerAddress, "-G", group, "-q", "-X", "enable.auto.commit=false", "-X", "session.timeout.ms=6000",
+                "-b", brokerAddress, "-G", group, "-X", "enable.auto.commit=false", "-X", "session.timeout.ms=6000",
                 "-X", "heartbeat.interval.ms=2000", "cinema",
             ],
-            environment: Self.baseEnvironment, logURL: directory.appendingPathComponent("kcat-member-\(group).log")
+            environment: Self.baseEnvironment, logURL: log
         )
-        try await Task.sleep(for: duration)
+        let tookEvents = try? await eventually("the foreign member of \(group) takes events", timeout: .seconds(30)) { () -> Bool? in
+            try await keepBusy()
+            let text = (try? String(contentsOf: log, encoding: .utf8)) ?? ""
+            return text.contains(#""eventType""#) ? true : nil
+        }
         await member.stop()
+        return tookEvents == true
     }
 }
