@@ -11,6 +11,13 @@
 ///   deliveries only fail with `_MSG_TIMED_OUT` once `message.timeout.ms` has passed; the only
 ///   early sign is the epoch in librdkafka's statistics. A new handle asks for a new id and works.
 ///
+/// - Every broker unreachable, once the handle had a producer id. A broker that comes back having
+///   lost its state (a restarted in-memory Tansu) hands out producer ids from the start again,
+///   so this handle's old id may now be another producer's: Tansu then takes its batches for
+///   that producer's duplicates, answers success, and keeps nothing (seen: an acknowledged event
+///   missing from the topic). A new handle asks the returning broker for a fresh id. Against a
+///   real Kafka, which never reuses an id, the cost is one InitProducerId after an outage.
+///
 /// A pure state machine: the caller supplies the time and acts on the verdict.
 package struct ProducerHandleHealth: Sendable {
     package struct Policy: Sendable {
@@ -36,7 +43,12 @@ package struct ProducerHandleHealth: Sendable {
         self.policy = policy
     }
 
+    /// Whether this handle has been given a producer id (a non-negative epoch in its statistics)
+    /// or had a delivery acknowledged: a session a broker could remember.
+    private var hasSession = false
+
     package mutating func deliveryAcknowledged() {
+        hasSession = true
         failureRun = nil
         acknowledgedSinceLastStatistics = true
     }
@@ -51,11 +63,21 @@ package struct ProducerHandleHealth: Sendable {
         return "\(run.count) deliveries in a row failed with producer id or sequence errors (the last: \(code.nameAndValue))"
     }
 
+    /// librdkafka reports every broker down. Returns why the handle is to be replaced (when it had
+    /// a session), or nil: a handle that never reached a broker has nothing to forget, so a new
+    /// one made during the outage is kept.
+    package mutating func allBrokersDown() -> String? {
+        guard hasSession else { return nil }
+        return "every broker became unreachable: a new producer session, so that a broker that lost its state "
+            + "cannot mistake this producer for another"
+    }
+
     /// Feeds one statistics report's producer epoch (-1 without idempotence). Returns why the
     /// handle is unusable, or nil.
     package mutating func statisticsReported(producerEpoch epoch: Int) -> String? {
         defer { acknowledgedSinceLastStatistics = false }
         guard epoch >= 0 else { return nil }
+        hasSession = true
         guard let baseline = epochBaseline, !acknowledgedSinceLastStatistics else {
             epochBaseline = epoch
             return nil

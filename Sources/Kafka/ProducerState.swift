@@ -132,6 +132,14 @@ final class ProducerState: Sendable {
         state.withLock { $0.condemn(generation: generation, reason: reason, at: now) }
     }
 
+    /// librdkafka reported every broker of handle `generation` down.
+    func allBrokersDown(generation: Int, at now: ContinuousClock.Instant) {
+        state.withLock { state in
+            guard generation == state.generation else { return }
+            state.condemn(generation: generation, reason: state.health.allBrokersDown(), at: now)
+        }
+    }
+
     func statisticsReported(producerEpoch: Int, generation: Int, at now: ContinuousClock.Instant) {
         state.withLock { state in
             guard generation == state.generation else { return }

@@ -6,6 +6,7 @@ enum HealthStep: Sendable {
     case failed(KafkaError.Code, at: Double)
     case acknowledged
     case statistics(producerEpoch: Int)
+    case allBrokersDown
 }
 
 struct HealthScenario: Sendable, CustomTestStringConvertible {
@@ -56,6 +57,14 @@ struct HealthScenario: Sendable, CustomTestStringConvertible {
         .init(
             label: "occasional epoch bumps between acknowledgements are healthy",
             steps: (0..<30).flatMap { [HealthStep.statistics(producerEpoch: $0), .acknowledged] }, unusable: false),
+        .init(
+            label: "every broker down after an acknowledgement: a new session", steps: [.acknowledged, .allBrokersDown], unusable: true),
+        .init(
+            label: "every broker down once it had a producer id: a new session",
+            steps: [.statistics(producerEpoch: 0), .allBrokersDown], unusable: true),
+        .init(
+            label: "every broker down before it ever reached one: kept (a handle made during an outage)",
+            steps: [.statistics(producerEpoch: -1), .allBrokersDown, .allBrokersDown], unusable: false),
     ]
 }
 
@@ -73,6 +82,8 @@ struct HealthScenario: Sendable, CustomTestStringConvertible {
                 health.deliveryAcknowledged()
             case .statistics(let epoch):
                 if let reason = health.statisticsReported(producerEpoch: epoch) { verdicts.append(reason) }
+            case .allBrokersDown:
+                if let reason = health.allBrokersDown() { verdicts.append(reason) }
             }
         }
         #expect(!verdicts.isEmpty == scenario.unusable, "verdicts: \(verdicts)")

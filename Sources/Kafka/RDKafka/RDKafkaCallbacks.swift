@@ -84,8 +84,12 @@ let errorCallback: @convention(c) (OpaquePointer?, Int32, UnsafePointer<CChar>?,
         // own level; repeating it here would double every line while a broker is down.
         level = .debug
     case .allBrokersDown:
-        // librdkafka keeps reconnecting on its own; expected while brokers restart.
+        // librdkafka keeps reconnecting on its own; expected while brokers restart. A producer
+        // starts a new session afterwards (see ProducerHandleHealth).
         level = .warning
+        if let producer = context.producer {
+            producer.state?.allBrokersDown(generation: producer.generation, at: .now)
+        }
     default:
         level = .error
     }
@@ -135,4 +139,52 @@ let statisticsCallback: @convention(c) (OpaquePointer?, UnsafeMutablePointer<CCh
         producer.state?.statisticsReported(producerEpoch: epoch, generation: producer.generation, at: .now)
     }
     return 0
+}
+
+/// Served from `rd_kafka_consumer_poll` on the consumer's queue. Applies the group's decision
+/// exactly as librdkafka would without a callback, and says so in the log: which partitions a
+/// member reads is the first question when events seem to go missing.
+let rebalanceCallback:
+    @convention(c) (OpaquePointer?, rd_kafka_resp_err_t, UnsafeMutablePointer<rd_kafka_topic_partition_list_t>?, UnsafeMutableRawPointer?)
+        -> Void = {
+            client, err, partitions, opaque in
+            guard let client else { return }
+            let cooperative = String(cString: rd_kafka_rebalance_protocol(client)) == "COOPERATIVE"
+            let assigning = err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS
+            var failure: String?
+            if cooperative {
+                let error = assigning ? rd_kafka_incremental_assign(client, partitions) : rd_kafka_incremental_unassign(client, partitions)
+                if let error {
+                    failure = String(cString: rd_kafka_error_string(error))
+                    rd_kafka_error_destroy(error)
+                }
+            } else {
+                let result = rd_kafka_assign(client, assigning ? partitions : nil)
+                if result != RD_KAFKA_RESP_ERR_NO_ERROR { failure = String(cString: rd_kafka_err2str(result)) }
+            }
+            guard let context = ClientContext.from(opaque: opaque) else { return }
+            var metadata: Logger.Metadata = [
+                "kafka.client": .string(String(cString: rd_kafka_name(client))),
+                "kafka.partitions": .string(partitions.map(describePartitions) ?? ""),
+                "kafka.rebalance.protocol": .string(cooperative ? "cooperative" : "eager"),
+            ]
+            if let failure {
+                metadata["kafka.error"] = .string(failure)
+                context.logger.error("kafka consumer could not apply a rebalance", metadata: metadata)
+            } else {
+                context.logger.info(
+                    assigning ? "kafka consumer assigned partitions" : "kafka consumer revoked partitions", metadata: metadata)
+            }
+        }
+
+/// `cinema[0,2]` style, for log lines.
+private func describePartitions(_ list: UnsafeMutablePointer<rd_kafka_topic_partition_list_t>) -> String {
+    var byTopic: [String: [Int32]] = [:]
+    for index in 0..<Int(list.pointee.cnt) {
+        let entry = list.pointee.elems[index]
+        byTopic[String(cString: entry.topic), default: []].append(entry.partition)
+    }
+    return byTopic.keys.sorted().map { topic in
+        "\(topic)[\(byTopic[topic, default: []].sorted().map(String.init).joined(separator: ","))]"
+    }.joined(separator: " ")
 }

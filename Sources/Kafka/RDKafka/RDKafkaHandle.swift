@@ -107,6 +107,9 @@ final class RDKafkaHandle: @unchecked Sendable {
             rd_kafka_conf_set_dr_msg_cb(conf, deliveryReportCallback)
             rd_kafka_conf_set_stats_cb(conf, statisticsCallback)
         }
+        if kind == .consumer {
+            rd_kafka_conf_set_rebalance_cb(conf, rebalanceCallback)
+        }
         let unmanaged = Unmanaged.passRetained(context)
         rd_kafka_conf_set_opaque(conf, unmanaged.toOpaque())
 

@@ -146,7 +146,13 @@ extension CinemaCluster {
         let member = try ManagedProcess(
             name: "kcat-member-\(group)", executable: Self.kcat,
             arguments: [
-                "-b", brokerAddress, "-G", group, "-X", "enable.auto.commit=false", "-X", "session.timeout.ms=6000",
+                // kcat commits what it printed even with enable.auto.commit=false (tried: a second kcat
+                // of the same group starts after it). A member that commits has, by the group's
+                // contract, processed those events, so the service rightly never sees them again.
+                // With no offset stored this one commits nothing: it joins, takes partitions, reads
+                // and leaves, like a new replica that dies before it processed anything.
+                "-b", brokerAddress, "-G", group, "-X", "enable.auto.commit=false", "-X", "enable.auto.offset.store=false",
+                "-X", "session.timeout.ms=6000",
                 "-X", "heartbeat.interval.ms=2000", "cinema",
             ],
             environment: Self.baseEnvironment, logURL: log

@@ -131,9 +131,14 @@ final class CinemaCluster {
         broker?.killHard()
     }
 
+    /// Freezes (SIGSTOP) or thaws (SIGCONT) the broker.
+    func freezeBroker(_ frozen: Bool) {
+        broker?.freeze(frozen)
+    }
+
     /// Starts the broker again on the same port. Tansu keeps everything in memory, so it comes
-    /// back empty: the topic is created again, and the services need a restart to get new
-    /// producer ids (see README).
+    /// back empty: the topic is created again; the services carry on by themselves (README,
+    /// "Kafka on this machine").
     func startBroker() async throws {
         let url = "tcp://127.0.0.1:\(brokerPort)"
         broker = try ManagedProcess(

@@ -50,6 +50,13 @@ final class ManagedProcess {
         process.waitUntilExit()
     }
 
+    /// SIGSTOP (`true`) or SIGCONT (`false`): a process that hangs without exiting, its sockets
+    /// open and silent, as in a long GC pause or a VM freeze.
+    func freeze(_ frozen: Bool) {
+        guard process.isRunning else { return }
+        kill(process.processIdentifier, frozen ? SIGSTOP : SIGCONT)
+    }
+
     var exitStatus: Int32? { process.isRunning ? nil : process.terminationStatus }
 
     var log: String {
