@@ -118,6 +118,16 @@ public enum EventKinds {
         public typealias Body = Reservation
         public static let name = "ReservationCancelled"
     }
+    /// The movie refused a confirmed reservation (sold out, deleted): the seats saga's turn.
+    public enum MovieReservationRejected: EventKind {
+        public typealias Body = ReservationRejection
+        public static let name = "MovieReservationRejected"
+    }
+    /// The reservation took the movie's refusal; payment refunds it.
+    public enum ReservationRejected: EventKind {
+        public typealias Body = Reservation
+        public static let name = "ReservationRejected"
+    }
     public enum PaymentApproved: EventKind {
         public typealias Body = Payment
         public static let name = "PaymentApproved"
@@ -132,6 +142,8 @@ public enum EventKinds {
         ReviewCreated.name, ReviewModified.name, ReviewDeleted.name,
         ReservationCreated.name, ReservationConfirmed.name, ReservationCancelRequested.name, ReservationCancelled.name,
         PaymentApproved.name, PaymentCancelled.name,
+        // Beyond the original: the seats saga.
+        MovieReservationRejected.name, ReservationRejected.name,
     ]
 }
 
@@ -147,6 +159,8 @@ public typealias ReservationCreated = Event<EventKinds.ReservationCreated>
 public typealias ReservationConfirmed = Event<EventKinds.ReservationConfirmed>
 public typealias ReservationCancelRequested = Event<EventKinds.ReservationCancelRequested>
 public typealias ReservationCancelled = Event<EventKinds.ReservationCancelled>
+public typealias MovieReservationRejected = Event<EventKinds.MovieReservationRejected>
+public typealias ReservationRejected = Event<EventKinds.ReservationRejected>
 public typealias PaymentApproved = Event<EventKinds.PaymentApproved>
 public typealias PaymentCancelled = Event<EventKinds.PaymentCancelled>
 

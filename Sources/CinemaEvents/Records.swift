@@ -71,6 +71,22 @@ public enum ReservationStatus: String, Codable, Sendable, CaseIterable {
     /// The customer asked to cancel; the refund is under way.
     case cancelRequested = "reqCancel"
     case cancelled
+    /// The movie refused it (sold out, or deleted) after it was confirmed; the payment is refunded.
+    case rejected
+}
+
+/// The movie service's refusal of a confirmed reservation that no longer fits the movie (owned by
+/// the movie service, which counts the seats). Not in the original, which had no seats.
+public struct ReservationRejection: EventBody {
+    public var movieId: Int64
+    public var rsvId: Int64
+    public var reason: String
+
+    public init(movieId: Int64, rsvId: Int64, reason: String) {
+        self.movieId = movieId
+        self.rsvId = rsvId
+        self.reason = reason
+    }
 }
 
 /// The payment for one reservation (owned by the payment service).

@@ -25,4 +25,10 @@ extension Message {
     public static func reservationCancelled(movieId: Int64) -> Message {
         Message(msgId: 0, movieId: movieId, content: "예약이 취소 되었습니다. 예약 영화 번호 : [\(movieId)]")
     }
+
+    /// Beyond the original (which had no seats), in its words and form: "the reservation was
+    /// refused (no seat left); the payment is refunded".
+    public static func reservationRejected(movieId: Int64) -> Message {
+        Message(msgId: 0, movieId: movieId, content: "예약이 거절 되었습니다. 좌석이 없어 결제가 환불됩니다. 예약 영화 번호 : [\(movieId)]")
+    }
 }

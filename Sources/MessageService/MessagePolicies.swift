@@ -1,7 +1,8 @@
 public import CinemaEvents
 public import CinemaKit
 
-/// How the message service reacts to events: a confirmation or a cancellation leaves a message.
+/// How the message service reacts to events: a confirmation, a cancellation or a rejection leaves
+/// a message.
 public enum MessagePolicies {
     public static let handlers = EventHandlers()
         .on(ReservationConfirmed.self) { event, context in
@@ -9,5 +10,8 @@ public enum MessagePolicies {
         }
         .on(ReservationCancelled.self) { event, context in
             try await MessageRepository.insertAssigningID(.reservationCancelled(movieId: event.movieId), on: context.database)
+        }
+        .on(ReservationRejected.self) { event, context in
+            try await MessageRepository.insertAssigningID(.reservationRejected(movieId: event.movieId), on: context.database)
         }
 }

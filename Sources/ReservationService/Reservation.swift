@@ -4,7 +4,8 @@ public import CinemaKit
 
 // A reservation's fields and statuses are the event contract's (`CinemaEvents.Reservation`).
 // Its life: requested (paid) → reserved (payment approved) → cancel requested → cancelled
-// (payment refunded). Every transition is here, with the event it announces.
+// (payment refunded); or, when the movie has no seat left for it, reserved → rejected (payment
+// refunded). Every transition is here, with the event it announces.
 
 extension Reservation: HALResource {
     public static let collectionName = "reservations"
@@ -33,17 +34,27 @@ extension Reservation: HALResource {
         return ReservationCancelRequested(self)
     }
 
-    /// The payment was refunded: the reservation is cancelled, once.
+    /// The movie refused it (sold out, deleted): rejected, once, which asks payment for the
+    /// refund. A reservation the customer is already cancelling keeps that course (the same
+    /// refund), and so does one that is cancelled.
+    public mutating func reject() -> ReservationRejected? {
+        guard status == .requested || status == .reserved else { return nil }
+        status = .rejected
+        return ReservationRejected(self)
+    }
+
+    /// The payment was refunded: a reservation being cancelled is cancelled, once. A rejected
+    /// one stays rejected (its refund is the rejection's), and only records the refund.
     public mutating func cancel(payId: Int64) -> ReservationCancelled? {
-        guard status != .cancelled else { return nil }
-        status = .cancelled
         self.payId = payId
+        guard status != .cancelled, status != .rejected else { return nil }
+        status = .cancelled
         return ReservationCancelled(self)
     }
 
-    /// Only a cancelled reservation may be deleted: anything else still holds a payment.
+    /// Only a cancelled or rejected reservation may be deleted: anything else still holds a payment.
     public func checkDeletable() throws(DomainError) {
-        guard status == .cancelled else {
+        guard status == .cancelled || status == .rejected else {
             throw .conflict("reservation \(rsvId) is \(status.rawValue); cancel it first (PATCH status=reqCancel)")
         }
     }

@@ -2,8 +2,9 @@ public import CinemaEvents
 public import CinemaKit
 import Logging
 
-/// How the reservation service reacts to events: payments confirm and cancel reservations, and
-/// the movies it may take reservations for come from the movie service's events.
+/// How the reservation service reacts to events: payments confirm and cancel reservations, the
+/// movie's refusal rejects one, and the movies it may take reservations for come from the movie
+/// service's events.
 public enum ReservationPolicies {
     public static let handlers = EventHandlers()
         .on(PaymentApproved.self) { event, context in
@@ -30,6 +31,15 @@ public enum ReservationPolicies {
             else { return }
             try await ReservationRepository.update(reservation, on: context.database)
             try await context.events.record(cancelled)
+        }
+        .on(MovieReservationRejected.self) { event, context in
+            guard var reservation = try await ReservationRepository.find(event.rsvId, on: context.database),
+                let rejected = reservation.reject()
+            else { return }
+            context.logger.notice(
+                "reservation rejected by the movie: \(event.reason)", metadata: ["reservation.id": "\(event.rsvId)"])
+            try await ReservationRepository.update(reservation, on: context.database)
+            try await context.events.record(rejected)
         }
         .on(MovieRegistered.self) { event, context in
             try await ReservationRepository.rememberMovie(event.movieId, on: context.database)

@@ -61,7 +61,7 @@ extension MovieView {
         payStatus = reservation.payId == nil ? nil : .paid
     }
 
-    /// ReservationCancelled: the status, if it is the reservation the row shows.
+    /// ReservationCancelled, ReservationRejected: the status, if it is the reservation the row shows.
     public mutating func showStatus(of reservation: Reservation) {
         guard reservation.rsvId == rsvId else { return }
         rsvStatus = reservation.status

@@ -26,6 +26,9 @@ public enum ViewpagePolicies {
         .on(ReservationCancelled.self) { event, context in
             try await updateView(event.movieId, context) { $0.showStatus(of: event.body) }
         }
+        .on(ReservationRejected.self) { event, context in
+            try await updateView(event.movieId, context) { $0.showStatus(of: event.body) }
+        }
         .on(PaymentApproved.self) { event, context in
             try await updateView(event.movieId, context) { $0.showPayment(event.body) }
         }

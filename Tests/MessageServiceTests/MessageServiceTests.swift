@@ -14,6 +14,7 @@ import Testing
         try await service.deliver(ReservationConfirmed(reservation), messageId: "a")
         try await service.deliver(ReservationConfirmed(reservation), messageId: "a")
         try await service.deliver(ReservationCancelled(reservation), messageId: "b")
+        try await service.deliver(ReservationRejected(reservation), messageId: "c")
         try await service.application().test(.router) { client async throws in
             let list = try await client.send(.get, "/messages")
             guard case .array(let items)? = list.json?["_embedded"]?["messages"] else {
@@ -24,6 +25,7 @@ import Testing
                 items.map { $0["content"] } == [
                     .string("예약이 완료 되었습니다. 예약 영화 번호 : [2]"),
                     .string("예약이 취소 되었습니다. 예약 영화 번호 : [2]"),
+                    .string("예약이 거절 되었습니다. 좌석이 없어 결제가 환불됩니다. 예약 영화 번호 : [2]"),
                 ])
             #expect((try await client.send(.post, "/messages", #"{}"#)).status.code >= 400)
         }

@@ -81,7 +81,7 @@ import Testing
         return service
     }
 
-    func movie(_ service: TestService) async throws -> Movie? {
+    func movie(_ service: TestService) async throws -> MovieListing? {
         try await service.store.read { try await MovieRepository.find(1, on: $0) }
     }
 
@@ -140,5 +140,96 @@ import Testing
         let service = try await TestService(MovieService.definition)
         #expect(try await service.deliver(ReviewCreated(Review(reviewId: 1, movieId: 5, content: nil))) == .applied)
         #expect(try await service.recordedEventTypes().isEmpty)
+    }
+}
+
+/// Seats: the movie service is the authority. A confirmed reservation takes a seat if one is
+/// left, or is refused with MovieReservationRejected; a cancelled one gives its seat back.
+@Suite struct MovieSeatTests {
+    @Test(arguments: [
+        (#"{"desc":"m","seats":-1}"#, "seats must be 0 or more, got -1"),
+        (#"{"desc":"m","seats":"many"}"#, #"seats must be an integer, got "many""#),
+        (#"{"desc":"m","seats":2.5}"#, "seats must be an integer, got a number"),
+        (#"{"desc":"m","seats":[3]}"#, "seats must be an integer, got an array"),
+    ])
+    func badSeatsAreRefusedNamingTheField(body: String, message: String) async throws {
+        let service = try await TestService(MovieService.definition)
+        try await service.application().test(.router) { client async throws in
+            let refused = try await client.send(.post, "/movies", body)
+            #expect(refused.status == .badRequest)
+            #expect(refused.json?["field"] == .string("seats"))
+            #expect(refused.json?["message"] == .string(message))
+        }
+        #expect(try await service.recordedEventTypes().isEmpty)
+    }
+
+    @Test func seatsAreShownButTheEventsKeepTheOriginalsShape() async throws {
+        let service = try await TestService(MovieService.definition)
+        try await service.application().test(.router) { client async throws in
+            let limited = try await client.send(.post, "/movies", #"{"desc":"m","seats":2}"#)
+            #expect(limited.json?["seats"] == .integer(2))
+            #expect(limited.json?["reservedSeats"] == .integer(0))
+            let unlimited = try await client.send(.post, "/movies", #"{"desc":"u"}"#)
+            #expect(unlimited.json?["seats"] == .null)
+        }
+        let registered = try #require(try await service.recordedEvents().first)
+        #expect(registered.json["seats"] == nil && registered.json["reservedSeats"] == nil)
+    }
+
+    @Test func confirmationsBeyondTheSeatsAreRejectedAndACancellationFreesOne() async throws {
+        let service = try await TestService(MovieService.definition)
+        try await service.application().test(.router) { client async throws in
+            _ = try await client.send(.post, "/movies", #"{"desc":"m","seats":2}"#)
+        }
+        for rsvId in Int64(1)...4 {
+            try await service.deliver(ReservationConfirmed(Reservation(rsvId: rsvId, movieId: 1, status: .reserved, payId: rsvId)))
+        }
+        var events = try await service.recordedEvents()
+        #expect(
+            events.map(\.type) == [
+                "MovieRegistered", "MovieReserved", "MovieReserved", "MovieReservationRejected", "MovieReservationRejected",
+            ])
+        #expect(events[3].json["rsvId"] == .integer(3))
+        #expect(events[3].json["reason"] == .string("sold out: all 2 seats are reserved"))
+        #expect(try await service.store.read { try await MovieRepository.find(1, on: $0) }?.reservedSeats == 2)
+
+        // A refused reservation's cancellation frees nothing; a seated one's frees its seat.
+        try await service.deliver(ReservationCancelled(Reservation(rsvId: 3, movieId: 1, status: .cancelled, payId: 3)))
+        #expect(try await service.store.read { try await MovieRepository.find(1, on: $0) }?.reservedSeats == 2)
+        try await service.deliver(ReservationCancelled(Reservation(rsvId: 1, movieId: 1, status: .cancelled, payId: 1)))
+        #expect(try await service.store.read { try await MovieRepository.find(1, on: $0) }?.reservedSeats == 1)
+        try await service.deliver(ReservationConfirmed(Reservation(rsvId: 5, movieId: 1, status: .reserved, payId: 5)))
+        events = try await service.recordedEvents()
+        #expect(events.suffix(2).map(\.type) == ["MovieCancelled", "MovieReserved"])
+        #expect(try await service.store.read { try await MovieRepository.find(1, on: $0) }?.reservedSeats == 2)
+    }
+
+    @Test func aReservationOfADeletedMovieIsRejected() async throws {
+        let service = try await TestService(MovieService.definition)
+        try await service.deliver(ReservationConfirmed(Reservation(rsvId: 1, movieId: 9, status: .reserved, payId: 1)))
+        let rejection = try #require(try await service.recordedEvents().first)
+        #expect(rejection.type == "MovieReservationRejected")
+        #expect(rejection.json["reason"] == .string("movie 9 was deleted"))
+    }
+
+    @Test func seatsChangeWithoutAnEventAndNeverBelowThoseReserved() async throws {
+        let service = try await TestService(MovieService.definition)
+        try await service.application().test(.router) { client async throws in
+            _ = try await client.send(.post, "/movies", #"{"desc":"m","seats":3}"#)
+            try await service.deliver(ReservationConfirmed(Reservation(rsvId: 1, movieId: 1, status: .reserved, payId: 1)))
+            try await service.deliver(ReservationConfirmed(Reservation(rsvId: 2, movieId: 1, status: .reserved, payId: 2)))
+            let below = try await client.send(.patch, "/movies/1", #"{"seats":1}"#)
+            #expect(below.status == .conflict)
+            #expect(below.json?["field"] == .string("seats"))
+            let raised = try await client.send(.patch, "/movies/1", #"{"seats":10}"#)
+            #expect(raised.json?["seats"] == .integer(10))
+            #expect((try await client.send(.get, "/movies/1")).json?["seats"] == .integer(10))
+            let unlimited = try await client.send(.patch, "/movies/1", #"{"seats":null}"#)
+            #expect(unlimited.json?["seats"] == .null)
+            // reservedSeats is the service's: a client cannot set it.
+            let forged = try await client.send(.put, "/movies/1", #"{"desc":"m","reservedSeats":0}"#)
+            #expect(forged.json?["reservedSeats"] == .integer(2))
+        }
+        #expect(try await service.recordedEventTypes() == ["MovieRegistered", "MovieReserved", "MovieReserved"])
     }
 }

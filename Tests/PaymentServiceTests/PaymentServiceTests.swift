@@ -47,6 +47,19 @@ import Testing
         }
     }
 
+    @Test func aRejectedReservationIsRefundedOnce() async throws {
+        let service = try await TestService(PaymentService.definition)
+        try await service.application().test(.router) { client async throws in
+            _ = try await client.send(.post, "/payments", #"{"rsvId":1,"movieId":1}"#)
+        }
+        let rejected = ReservationRejected(Reservation(rsvId: 1, movieId: 1, status: .rejected, payId: 1))
+        #expect(try await service.deliver(rejected) == .applied)
+        #expect(try await service.deliver(rejected) == .applied)
+        // And a cancel request after it finds nothing left to refund.
+        try await service.deliver(ReservationCancelRequested(Reservation(rsvId: 1, movieId: 1, status: .cancelRequested, payId: 1)))
+        #expect(try await service.recordedEventTypes() == ["PaymentApproved", "PaymentCancelled"])
+    }
+
     /// A void refunds the reservation's payment, or, with none yet, refuses one arriving later:
     /// a refund can never miss a payment committed just after it.
     @Test func aVoidRefundsOrBarsTheReservationsPayment() async throws {

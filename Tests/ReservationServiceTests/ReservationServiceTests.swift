@@ -109,6 +109,35 @@ import Testing
         // (the recorder of the service above is gone with it; the sequence is checked end to end)
     }
 
+    /// The seats saga's turn here: the movie's refusal rejects a confirmed reservation once (its
+    /// refund is asked for by ReservationRejected); a rejected one can neither be cancelled nor
+    /// turned cancelled by the refund; one being cancelled keeps that course.
+    @Test func aRefusalByTheMovieRejectsTheReservationOnce() async throws {
+        try await withServices { reservation, _, client in
+            _ = try await client.send(.post, "/reservations", #"{"movieId":1}"#)
+            _ = try await client.send(.post, "/reservations", #"{"movieId":1}"#)
+            for rsvId in Int64(1)...2 {
+                try await reservation.deliver(PaymentApproved(Payment(payId: rsvId, rsvId: rsvId, movieId: 1, status: .paid)))
+            }
+            let refusal = MovieReservationRejected(ReservationRejection(movieId: 1, rsvId: 1, reason: "sold out: all 1 seats are reserved"))
+            #expect(try await reservation.deliver(refusal) == .applied)
+            #expect(try await reservation.deliver(refusal) == .applied)
+            #expect((try await client.send(.get, "/reservations/1")).json?["status"] == .string("rejected"))
+            #expect((try await client.send(.patch, "/reservations/1", #"{"status":"reqCancel"}"#)).status == .conflict)
+            try await reservation.deliver(PaymentCancelled(Payment(payId: 1, rsvId: 1, movieId: 1, status: .cancelled)))
+            #expect((try await client.send(.get, "/reservations/1")).json?["status"] == .string("rejected"))
+            #expect((try await client.send(.delete, "/reservations/1")).status == .noContent)
+
+            // Reservation 2 is being cancelled when the refusal comes: the cancellation goes on.
+            _ = try await client.send(.patch, "/reservations/2", #"{"status":"reqCancel"}"#)
+            try await reservation.deliver(MovieReservationRejected(ReservationRejection(movieId: 1, rsvId: 2, reason: "sold out")))
+            #expect((try await client.send(.get, "/reservations/2")).json?["status"] == .string("reqCancel"))
+            let types = try await reservation.recordedEventTypes()
+            #expect(types.filter { $0 == "ReservationRejected" }.count == 1)
+            #expect(!types.contains("ReservationCancelled"))
+        }
+    }
+
     @Test func paymentDownMeansNoReservationAndAnImmediateRetryLater() async throws {
         // Nothing listens on port 1.
         let reservation = try await TestService(ReservationService.definition, environment: ["PAYMENT_URL": "http://127.0.0.1:1"])

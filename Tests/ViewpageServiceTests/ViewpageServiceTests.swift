@@ -69,4 +69,19 @@ import ViewpageService
         #expect(row.payId == 2)
         #expect(row.payStatus == .paid)
     }
+
+    /// The seats saga in the view: a rejection shows on the row that shows that reservation,
+    /// and so does its refund.
+    @Test func aRejectedReservationAndItsRefundShow() async throws {
+        let service = try await TestService(ViewpageService.definition)
+        try await service.deliver(MovieRegistered(Movie(movieId: 1, status: .available, desc: "m", reviewCnt: 0, lastAction: .register)))
+        try await service.deliver(PaymentApproved(Payment(payId: 4, rsvId: 4, movieId: 1, status: .paid)))
+        try await service.deliver(ReservationConfirmed(Reservation(rsvId: 4, movieId: 1, status: .reserved, payId: 4)))
+        try await service.deliver(ReservationRejected(Reservation(rsvId: 4, movieId: 1, status: .rejected, payId: 4)))
+        try await service.deliver(PaymentCancelled(Payment(payId: 4, rsvId: 4, movieId: 1, status: .cancelled)))
+        let row = try #require(try await view(service, 1))
+        #expect(row.rsvId == 4)
+        #expect(row.rsvStatus == .rejected)
+        #expect(row.payStatus == .cancelled)
+    }
 }

@@ -62,10 +62,11 @@ extension RouterMethods {
                 let change = try edit(try await RequestFields.read(from: request, context: context))
                 let row = try await persistence.transaction(metadata: eventMetadata(for: request)) { database, events in
                     var row = try await Resource.require(id, on: database)
-                    if let announcement = try change(&row) {
-                        try await Resource.update(row, on: database)
-                        try await events.record(announcement)
-                    }
+                    // Saved even without an announcement: a change may touch only fields that the
+                    // service keeps to itself (a movie's seats).
+                    let announcement = try change(&row)
+                    try await Resource.update(row, on: database)
+                    if let announcement { try await events.record(announcement) }
                     return row
                 }
                 return try HAL.itemResponse(row, links: LinkBuilder(request: request))

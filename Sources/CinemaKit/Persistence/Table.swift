@@ -27,6 +27,23 @@ public struct Table<Row: Codable & Sendable>: Sendable {
         SchemaStep { database in try await columns(database.create(table: name).ifNotExists()).run() }
     }
 
+    /// Adds a column that a later version of the entity declared to a table an earlier version
+    /// created (a development database kept across upgrades). Asking for the column first is how
+    /// both SQLite (no `ADD COLUMN IF NOT EXISTS`) and PostgreSQL tell whether it is there.
+    public func addingColumn(_ column: String, type: SQLDataType, _ constraints: SQLColumnConstraintAlgorithm...) -> SchemaStep {
+        SchemaStep { database in
+            let exists: Bool
+            do {
+                try await database.raw("SELECT \(ident: column) FROM \(ident: name) LIMIT 0").run()
+                exists = true
+            } catch {
+                exists = false
+            }
+            guard !exists else { return }
+            try await database.alter(table: name).column(column, type: type, constraints).run()
+        }
+    }
+
     /// Absent optionals become NULL rather than being left out, so an update can clear a column.
     private static var encoder: SQLQueryEncoder { SQLQueryEncoder(nilEncodingStrategy: .asNil) }
 
