@@ -20,7 +20,7 @@ SWIFT_TEST_FLAGS ?=
 START_TARGETS := $(addprefix start-,$(SERVICES))
 STOP_TARGETS := $(addprefix stop-,$(SERVICES))
 
-.PHONY: help setup build broker broker-stop up down status logs events dlt dlt-replay test drills lint format clean distclean \
+.PHONY: help setup build broker broker-stop up down status logs events dlt dlt-replay rebuild-view test drills lint format clean distclean \
 	$(START_TARGETS) $(STOP_TARGETS)
 
 help:
@@ -33,6 +33,7 @@ help:
 	@echo "make events         follow topic cinema from the beginning, one JSON value a line"
 	@echo "make dlt            list the dead letters (topic cinema.DLT), one JSON line each with headers"
 	@echo "make dlt-replay     re-publish them to cinema for the group that failed (GROUPS='payment ...' to choose)"
+	@echo "make rebuild-view   rebuild the MovieView from the topic's beginning beside the live one, then swap it in"
 	@echo "make start-NAME     start one service   (NAME: $(SERVICES))"
 	@echo "make stop-NAME      stop one service (SIGTERM, wait)"
 	@echo "make broker         start the broker and create the topic;  make broker-stop"
@@ -71,6 +72,9 @@ events:
 
 dlt:
 	@bash scripts/cinema.sh dlt list
+
+rebuild-view:
+	@bash scripts/cinema.sh rebuild-view
 
 dlt-replay:
 	@bash scripts/cinema.sh dlt replay $(GROUPS)

@@ -12,6 +12,7 @@
 #   scripts/cinema.sh status     table: name, pid, port, /health, /ready
 #   scripts/cinema.sh logs [NAME...]   tail -F the logs, each line prefixed with its process
 #   scripts/cinema.sh dlt list | replay [GROUP...]
+#   scripts/cinema.sh rebuild-view           the MovieView rebuilt from the topic, then swapped in
 #                                the dead letters on $KAFKA_DLT_TOPIC; replay re-publishes them
 #                                to $KAFKA_TOPIC for the group that failed
 #   scripts/cinema.sh events [KCAT_ARGS...]
@@ -324,6 +325,86 @@ cmd_dlt() {
         exec python3 "$ROOT/scripts/dlt.py" "$@"
 }
 
+# view_rows URL: the view's rows without their links (which name the host asked), one JSON line.
+view_rows() {
+    curl -s --max-time 3 "$1/movieviews?size=2000" | python3 -c '
+import json, sys
+try:
+    rows = json.load(sys.stdin).get("_embedded", {}).get("movieviews", [])
+except ValueError:
+    rows = None
+print(json.dumps(None if rows is None else [{k: v for k, v in r.items() if k != "_links"} for r in rows], sort_keys=True))'
+}
+
+# inbox_ids DB: the ids of the events a service's database has applied, sorted, one per line.
+inbox_ids() { sqlite3 -readonly "$1" 'SELECT messageId FROM inbox ORDER BY messageId' 2>/dev/null || true; }
+
+# rebuild-view: a second viewpage process reads the topic from its beginning under a consumer
+# group of its own into a database of its own, while the live one serves. Once it has caught up,
+# the live viewpage stops; when the rebuild has applied every event the live one had (its inbox
+# holds their ids), the live viewpage takes the rebuilt database and starts again. Its own group
+# goes on from where it was and skips what the rebuild applied already. Views that look equal
+# are not enough: both are empty before either consumer has joined its group.
+cmd_rebuild_view() {
+    local rebuilt="$DATA_DIR/viewpage-rebuild.sqlite" live_db="$DATA_DIR/viewpage.sqlite" group port="${REBUILD_PORT:-8095}"
+    local pid log start stopped missing live_count suffix before after
+    service_pid viewpage >/dev/null || die "viewpage is not running (make up)"
+    [[ -x "$BIN_DIR/viewpage" ]] || die "no executable $BIN_DIR/viewpage (make build, or CINEMA_BIN_DIR)"
+    tcp_open "$CINEMA_HOST" "$port" && die "port $port is taken (REBUILD_PORT=... to choose another)"
+    rm -f "$rebuilt" "$rebuilt-wal" "$rebuilt-shm"
+    group="viewpage-rebuild-$(now)"
+    log="$LOG_DIR/viewpage-rebuild.log"
+    service_env viewpage
+    # Later assignments win in env: the rebuild's port, database and group.
+    env "${SERVICE_ENV[@]}" "PORT=$port" "DATABASE_PATH=$rebuilt" "KAFKA_GROUP_ID=$group" setsid "$BIN_DIR/viewpage" \
+        </dev/null >>"$log" 2>&1 &
+    pid=$!
+    echo "rebuild-view: viewpage (pid $pid, group $group) reads the topic from its beginning into ${rebuilt#"$ROOT"/}"
+    start="$(now)"
+    rebuild_alive() { kill -0 "$pid" 2>/dev/null || die "the rebuilding viewpage exited; see ${log#"$ROOT"/}"; }
+    rebuild_late() {
+        if (($(now) - start >= ${REBUILD_TIMEOUT:-120})); then
+            stop_pids rebuild "$STOP_TIMEOUT" "$pid"
+            [[ -n "${stopped:-}" ]] && start_service viewpage && wait_ready viewpage
+            die "the rebuild did not catch up within ${REBUILD_TIMEOUT:-120}s (the live view is unchanged)"
+        fi
+    }
+    # Caught up, nearly: as many events applied as the live one.
+    until (($(inbox_ids "$rebuilt" | wc -l) >= $(inbox_ids "$live_db" | wc -l))); do
+        rebuild_alive
+        rebuild_late
+        sleep 0.5
+    done
+    before="$(view_rows "$(url_of viewpage)")"
+    stop_services viewpage
+    stopped="$(now)"
+    # Now the live set is final: wait until the rebuild has every one of them.
+    while :; do
+        missing="$(comm -23 <(inbox_ids "$live_db") <(inbox_ids "$rebuilt") | wc -l)"
+        ((missing == 0)) && break
+        rebuild_alive
+        rebuild_late
+        sleep 0.2
+    done
+    live_count="$(inbox_ids "$live_db" | wc -l)"
+    stop_pids rebuild "$STOP_TIMEOUT" "$pid"
+    for suffix in "" -wal -shm; do
+        rm -f "$live_db$suffix"
+        [[ ! -e "$rebuilt$suffix" ]] || mv "$rebuilt$suffix" "$live_db$suffix"
+    done
+    start_service viewpage
+    wait_ready viewpage
+    after="$(view_rows "$(url_of viewpage)")"
+    echo "rebuild-view: $(inbox_ids "$live_db" | wc -l) events applied from the topic's beginning (the live view had $live_count);" \
+        "$(python3 -c 'import json,sys; print(len(json.loads(sys.argv[1]) or []))' "$after") rows;" \
+        "$(($(now) - start))s in all, viewpage down $(($(now) - stopped))s"
+    if [[ "$after" == "$before" ]]; then
+        echo "rebuild-view: the rebuilt view equals the live view it replaced"
+    else
+        warn "the rebuilt view differs from the live view it replaced (events that came meanwhile show in it): compare with make status"
+    fi
+}
+
 usage() {
     sed -n '2,/^set -euo/p' "$ROOT/scripts/cinema.sh" | sed '$d' | sed 's/^# \{0,1\}//'
     exit 2
@@ -342,6 +423,7 @@ status) cmd_status ;;
 logs) cmd_logs "$@" ;;
 events) cmd_events "$@" ;;
 dlt) cmd_dlt "$@" ;;
+rebuild-view) cmd_rebuild_view ;;
 build) build ;;
 urls) print_urls ;;
 *) usage ;;

@@ -32,7 +32,17 @@ import Testing
         #expect(configuration.port == 9000)
     }
 
-    @Test(arguments: [["PORT": "70000"], ["PORT": "http"], ["LOG_LEVEL": "loud"]])
+    @Test func theConsumerGroupIsTheServiceUnlessNamed() throws {
+        #expect(try ServiceConfiguration.fromEnvironment(serviceName: "viewpage", defaultPort: 8085, [:]).consumerGroup == "viewpage")
+        let rebuild = try ServiceConfiguration.fromEnvironment(
+            serviceName: "viewpage", defaultPort: 8085, ["KAFKA_GROUP_ID": "viewpage-rebuild-1"])
+        #expect(rebuild.consumerGroup == "viewpage-rebuild-1")
+    }
+
+    @Test(arguments: [
+        ["PORT": "70000"], ["PORT": "http"], ["LOG_LEVEL": "loud"], ["KAFKA_GROUP_ID": ""], ["KAFKA_GROUP_ID": "two words"],
+        ["KAFKA_GROUP_ID": String(repeating: "g", count: 256)],
+    ])
     func unusableSettingsAreRefusedNamingThem(environment: [String: String]) {
         #expect(throws: (any Error).self) {
             try ServiceConfiguration.fromEnvironment(serviceName: "movie", defaultPort: 8082, environment)

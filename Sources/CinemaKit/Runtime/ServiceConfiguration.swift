@@ -12,6 +12,9 @@ public struct ServiceConfiguration: Sendable {
     public var topic: String
     /// Where events that cannot be applied go (`KAFKA_DLT_TOPIC`, default `<topic>.DLT`).
     public var deadLetterTopic: String
+    /// The consumer group (`KAFKA_GROUP_ID`, default the service's name). Another one reads the
+    /// topic from its beginning, as the view rebuild does, without disturbing the live group.
+    public var consumerGroup: String
     public var databasePath: String
     public var logLevel: Logger.Level
     /// How long a shutdown may take before the process exits regardless (`SHUTDOWN_TIMEOUT_SECONDS`).
@@ -27,7 +30,8 @@ public struct ServiceConfiguration: Sendable {
 
     public init(
         serviceName: String, host: String = "127.0.0.1", port: Int, kafkaBrokers: String = "127.0.0.1:9092",
-        topic: String = "cinema", deadLetterTopic: String? = nil, databasePath: String, logLevel: Logger.Level = .info,
+        topic: String = "cinema", deadLetterTopic: String? = nil, consumerGroup: String? = nil, databasePath: String,
+        logLevel: Logger.Level = .info,
         shutdownTimeout: Duration = .seconds(10),
         kafkaProperties: [String: String] = [:], producerProperties: [String: String] = [:],
         consumerProperties: [String: String] = [:], environment: [String: String] = [:]
@@ -38,6 +42,7 @@ public struct ServiceConfiguration: Sendable {
         self.kafkaBrokers = kafkaBrokers
         self.topic = topic
         self.deadLetterTopic = deadLetterTopic ?? "\(topic).DLT"
+        self.consumerGroup = consumerGroup ?? serviceName
         self.databasePath = databasePath
         self.logLevel = logLevel
         self.shutdownTimeout = shutdownTimeout
@@ -65,6 +70,7 @@ public struct ServiceConfiguration: Sendable {
             kafkaBrokers: environment["KAFKA_BROKERS"] ?? "127.0.0.1:9092",
             topic: environment["KAFKA_TOPIC"] ?? "cinema",
             deadLetterTopic: environment["KAFKA_DLT_TOPIC"],
+            consumerGroup: try consumerGroup(environment["KAFKA_GROUP_ID"]),
             databasePath: environment["DATABASE_PATH"] ?? "data/\(serviceName).sqlite",
             logLevel: try Observability.logLevel(environment["LOG_LEVEL"]),
             shutdownTimeout: try ShutdownDeadline.timeout(fromEnvironment: environment["SHUTDOWN_TIMEOUT_SECONDS"]),
@@ -73,6 +79,16 @@ public struct ServiceConfiguration: Sendable {
             consumerProperties: kafkaProperties(withPrefix: "KAFKA_CONSUMER_PROPERTY_", in: environment),
             environment: environment
         )
+    }
+
+    /// Kafka takes any non-empty group id up to 255 characters; spaces and controls would only
+    /// make it hard to name in a shell.
+    static func consumerGroup(_ text: String?) throws -> String? {
+        guard let text else { return nil }
+        guard !text.isEmpty, text.count <= 255, text.unicodeScalars.allSatisfy({ $0.value > 0x20 && $0.value < 0x7F }) else {
+            throw ConfigurationError("KAFKA_GROUP_ID must be 1 to 255 printable ASCII characters without spaces, got \"\(text)\"")
+        }
+        return text
     }
 
     /// Environment names cannot hold dots, and librdkafka names hold both dots and underscores

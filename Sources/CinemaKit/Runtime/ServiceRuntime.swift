@@ -74,13 +74,14 @@ public enum ServiceRuntime {
         )
         let consumer = try KafkaConsumer(
             configuration: KafkaConsumerConfiguration(
-                bootstrapServers: configuration.kafkaBrokers, groupID: definition.name, topics: [configuration.topic],
+                bootstrapServers: configuration.kafkaBrokers, groupID: configuration.consumerGroup, topics: [configuration.topic],
                 clientID: clientID,
                 properties: configuration.kafkaProperties.merging(configuration.consumerProperties) { _, specific in specific }
             ),
             logger: logger
         )
-        let processor = EventProcessor(persistence: persistence, handlers: definition.policies, logger: logger, group: definition.name)
+        let processor = EventProcessor(
+            persistence: persistence, handlers: definition.policies, logger: logger, group: configuration.consumerGroup)
         let deadLetters = KafkaDeadLetterPublisher(producer: producer, topic: configuration.deadLetterTopic)
         let consumerService = EventConsumerService(consumer: consumer, processor: processor, deadLetters: deadLetters, logger: logger)
 

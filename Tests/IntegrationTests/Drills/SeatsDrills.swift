@@ -42,13 +42,15 @@ extension Drills {
                 return movie.json?["reservedSeats"] == .integer(3) ? true : nil
             }
             let again = try await cluster.burst(count: 5, concurrency: 5, path: "/reservations", body: body, idField: "rsvId") {}
-            let second = try await settleSeats(cluster, movieId: movieId, expecting: 30 + again.acceptedIds.count, reserved: 5, cancelled: 2)
+            let second = try await settleSeats(
+                cluster, movieId: movieId, expecting: 30 + again.acceptedIds.count, reserved: 5, cancelled: 2)
             DrillFigures(
                 drill: "seats: 2 cancellations, then 5 reservations for the 2 freed seats", sent: again.sent,
                 accepted: again.acceptedIds.count, confirmed: second.reserved - 3,
                 lost: max(0, 30 + again.acceptedIds.count - second.reserved - second.rejected - 2),
                 doubled: max(0, second.reserved - 5), seconds: (ContinuousClock.now - started).secondsValue,
-                note: "\(second.reserved) reserved, \(second.rejected) rejected, 2 cancelled; paid \(second.money.paid) = holding \(second.money.holding)"
+                note:
+                    "\(second.reserved) reserved, \(second.rejected) rejected, 2 cancelled; paid \(second.money.paid) = holding \(second.money.holding)"
             ).record()
             #expect(second.reserved == 5 && second.rejected == 28)
             let movie = try await cluster.request(.GET, "/movies/\(movieId)")
