@@ -19,6 +19,7 @@ extension Target.Dependency {
     static let hummingbirdTesting = product(name: "HummingbirdTesting", package: "hummingbird")
     static let logging = product(name: "Logging", package: "swift-log")
     static let metrics = product(name: "Metrics", package: "swift-metrics")
+    static let metricsTestKit = product(name: "MetricsTestKit", package: "swift-metrics")
     static let nioCore = product(name: "NIOCore", package: "swift-nio")
     static let nioHTTP1 = product(name: "NIOHTTP1", package: "swift-nio")
     static let nioPosix = product(name: "NIOPosix", package: "swift-nio")
@@ -115,11 +116,11 @@ struct KitModule {
         .init(
             name: "Gateway",
             dependencies: [
-                "CinemaHTTP", "CinemaProcess", .hummingbird, .hummingbirdCore, .httpTypes, .logging, .prometheus, .serviceLifecycle,
-                .unixSignals,
+                "CinemaHTTP", "CinemaProcess", .hummingbird, .hummingbirdCore, .httpTypes, .logging, .metrics, .prometheus,
+                .serviceLifecycle, .unixSignals,
             ]
                 + Target.Dependency.httpClientStack,
-            testDependencies: [.hummingbirdTesting, .httpTypes] + Target.Dependency.httpClientStack
+            testDependencies: [.hummingbirdTesting, .httpTypes, .metrics, .metricsTestKit] + Target.Dependency.httpClientStack
         ),
     ]
 

@@ -9,14 +9,17 @@ public import Prometheus
 import ServiceLifecycle
 import UnixSignals
 
-/// Request context of the gateway: the peer address feeds `X-Forwarded-For`.
+/// Request context of the gateway: the peer address feeds `X-Forwarded-For`; the channel tells a request waiting for
+/// an upstream slot that its client went away (``ClientInputWatch``).
 public struct GatewayRequestContext: RequestContext, RemoteAddressRequestContext {
     public var coreContext: CoreRequestContextStorage
     public let remoteAddress: SocketAddress?
+    let channel: any Channel
 
     public init(source: ApplicationRequestContextSource) {
         self.coreContext = .init(source: source)
         self.remoteAddress = source.channel.remoteAddress
+        self.channel = source.channel
     }
 }
 
@@ -28,8 +31,22 @@ public func buildGatewayApplication(
     logger: Logger,
     metrics: PrometheusCollectorRegistry? = nil
 ) -> some ApplicationProtocol {
+    buildGatewayApplication(
+        configuration: configuration, httpClient: httpClient, logger: logger, metrics: metrics,
+        limiters: UpstreamLimiters(configuration: configuration, logger: logger)
+    )
+}
+
+/// The same, with limiters of the caller's (tests watch their state and metrics).
+func buildGatewayApplication(
+    configuration: GatewayConfiguration,
+    httpClient: HTTPClient,
+    logger: Logger,
+    metrics: PrometheusCollectorRegistry? = nil,
+    limiters: UpstreamLimiters
+) -> some ApplicationProtocol {
     Application(
-        router: buildGatewayRouter(configuration: configuration, httpClient: httpClient, metrics: metrics),
+        router: buildGatewayRouter(configuration: configuration, httpClient: httpClient, metrics: metrics, limiters: limiters),
         server: .gateway(configuration),
         configuration: .init(address: .hostname(configuration.host, port: configuration.port)),
         logger: logger
@@ -40,7 +57,20 @@ public func buildGatewayApplication(
 public func buildGatewayRouter(
     configuration: GatewayConfiguration,
     httpClient: HTTPClient,
-    metrics: PrometheusCollectorRegistry? = nil
+    metrics: PrometheusCollectorRegistry? = nil,
+    logger: Logger = Logger(label: "cinema.gateway")
+) -> Router<GatewayRequestContext> {
+    buildGatewayRouter(
+        configuration: configuration, httpClient: httpClient, metrics: metrics,
+        limiters: UpstreamLimiters(configuration: configuration, logger: logger)
+    )
+}
+
+func buildGatewayRouter(
+    configuration: GatewayConfiguration,
+    httpClient: HTTPClient,
+    metrics: PrometheusCollectorRegistry? = nil,
+    limiters: UpstreamLimiters
 ) -> Router<GatewayRequestContext> {
     let router = Router(context: GatewayRequestContext.self, options: .autoGenerateHeadEndpoints)
     router.addMiddleware {
@@ -50,7 +80,7 @@ public func buildGatewayRouter(
         GatewayCORSMiddleware(configuration: configuration)
         MetricsMiddleware()
         JSONErrorMiddleware()
-        ProxyMiddleware(configuration: configuration, httpClient: httpClient)
+        ProxyMiddleware(configuration: configuration, httpClient: httpClient, limiters: limiters)
     }
     // The gateway holds no state: it is ready as soon as it listens. Upstream outages show as 502s
     // per route rather than taking the whole gateway out of a load balancer.
@@ -60,7 +90,8 @@ public func buildGatewayRouter(
 
 extension HTTPClient.Configuration {
     /// What a reverse proxy needs from the client: redirects go back to the browser instead of being followed,
-    /// and a refused connection fails at once (a 502) rather than being retried until the request deadline.
+    /// a refused connection fails at once (a 502) rather than being retried until the request deadline, and the
+    /// connection pool admits every request the load shedding admits (AsyncHTTPClient's default is 8 per host).
     public static func gateway(for configuration: GatewayConfiguration) -> HTTPClient.Configuration {
         var clientConfiguration = HTTPClient.Configuration(
             redirectConfiguration: .disallow,
@@ -68,6 +99,10 @@ extension HTTPClient.Configuration {
             decompression: .disabled
         )
         clientConfiguration.connectionPool.retryConnectionEstablishment = false
+        clientConfiguration.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = max(
+            clientConfiguration.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit,
+            configuration.connectionsPerUpstreamHost
+        )
         return clientConfiguration
     }
 }
@@ -92,6 +127,21 @@ public func runGateway(
                     return .string("\(route.prefix) -> \(route.upstream)\(route.upstreamPrefix)\(methods)")
                 }
             )
+        ]
+    )
+    let shedding = configuration.shedding
+    logger.info(
+        "Gateway load shedding",
+        metadata: [
+            "gateway.shedding": .array(
+                Set(configuration.routes.map(\.upstreamName)).sorted().map { upstream in
+                    let limits = shedding.limits(for: upstream)
+                    return .string(
+                        "\(upstream): \(limits.maxConcurrent) in flight, \(limits.maxQueued) queued for at most "
+                            + UpstreamFailure.describe(limits.queueTimeout))
+                }
+            ),
+            "gateway.shedding.retry_after_seconds": .stringConvertible(shedding.retryAfterSeconds),
         ]
     )
     // ServiceGroup stops services in reverse order: the application drains first, the client goes last.

@@ -1,5 +1,6 @@
 public import Foundation
 public import HTTPTypes
+public import Logging
 
 public struct GatewayConfiguration: Sendable {
     /// Address the gateway listens on.
@@ -16,6 +17,8 @@ public struct GatewayConfiguration: Sendable {
     /// A connection that has not sent a complete request head or body part for this long is closed, so that clients
     /// trickling bytes (slowloris) cannot hold connections open. Waiting for an upstream's answer does not count.
     public var idleTimeout: Duration
+    /// Per upstream: how many requests may be in flight and waiting, and the `Retry-After` of those refused.
+    public var shedding: LoadSheddingConfiguration
 
     public init(
         host: String = "127.0.0.1",
@@ -24,7 +27,8 @@ public struct GatewayConfiguration: Sendable {
         upstreamTimeout: Duration = .seconds(10),
         maxBodySize: Int = 16 * 1024 * 1024,
         maxHeaderSize: Int = 64 * 1024,
-        idleTimeout: Duration = .seconds(60)
+        idleTimeout: Duration = .seconds(60),
+        shedding: LoadSheddingConfiguration = LoadSheddingConfiguration()
     ) {
         self.host = host
         self.port = port
@@ -33,6 +37,7 @@ public struct GatewayConfiguration: Sendable {
         self.maxBodySize = maxBodySize
         self.maxHeaderSize = maxHeaderSize
         self.idleTimeout = idleTimeout
+        self.shedding = shedding
     }
 
     /// Methods forwarded per upstream name in the Cinema routing table; upstreams not listed forward every method.
@@ -78,10 +83,12 @@ public struct GatewayConfiguration: Sendable {
 
     /// Reads HOST, PORT, `<UPSTREAM>_URL` and `<UPSTREAM>_METHODS` for PAYMENT, MOVIE, RESERVATION, MESSAGE and
     /// VIEWPAGE, GATEWAY_UPSTREAM_TIMEOUT_MS, GATEWAY_MAX_BODY_SIZE, GATEWAY_MAX_HEADER_SIZE and
-    /// GATEWAY_IDLE_TIMEOUT_MS. Missing or unparsable values fall back to the defaults so that a typo in a deployment
-    /// manifest degrades to local defaults instead of a crash loop.
+    /// GATEWAY_IDLE_TIMEOUT_MS, and the load shedding settings (``LoadSheddingConfiguration``). Missing or unparsable
+    /// values fall back to the defaults so that a typo in a deployment manifest degrades to local defaults instead of
+    /// a crash loop; unusable load shedding values are logged to `logger`.
     public static func fromEnvironment(
-        _ env: [String: String] = ProcessInfo.processInfo.environment
+        _ env: [String: String] = ProcessInfo.processInfo.environment,
+        logger: Logger? = nil
     ) -> GatewayConfiguration {
         func value(_ name: String) -> String? {
             guard let raw = env[name]?.trimmingCharacters(in: .whitespaces), !raw.isEmpty else { return nil }
@@ -117,7 +124,9 @@ public struct GatewayConfiguration: Sendable {
             upstreamTimeout: positiveInteger("GATEWAY_UPSTREAM_TIMEOUT_MS").map { .milliseconds($0) } ?? defaults.upstreamTimeout,
             maxBodySize: value("GATEWAY_MAX_BODY_SIZE").flatMap { Int($0) }.filter { $0 >= 0 } ?? defaults.maxBodySize,
             maxHeaderSize: positiveInteger("GATEWAY_MAX_HEADER_SIZE") ?? defaults.maxHeaderSize,
-            idleTimeout: positiveInteger("GATEWAY_IDLE_TIMEOUT_MS").map { .milliseconds($0) } ?? defaults.idleTimeout
+            idleTimeout: positiveInteger("GATEWAY_IDLE_TIMEOUT_MS").map { .milliseconds($0) } ?? defaults.idleTimeout,
+            shedding: .fromEnvironment(
+                env, upstreamVariablePrefixes: cinemaUpstreams.map { ($0.name, $0.variablePrefix) }, logger: logger)
         )
     }
 

@@ -29,7 +29,8 @@ extension HTTPServerBuilder {
     }
 }
 
-/// Hummingbird's HTTP/1.1 channel plus ``MalformedRequestHandler`` right behind NIO's request decoder.
+/// Hummingbird's HTTP/1.1 channel plus ``MalformedRequestHandler`` right behind NIO's request decoder, and
+/// ``ClientInputWatch`` in front of everything.
 struct GatewayHTTP1Channel: ServerChildChannel {
     /// The services accept 1000 fields; the gateway adds a few of its own, so it takes well under that.
     static let maxHeaderFieldCount = 500
@@ -41,6 +42,8 @@ struct GatewayHTTP1Channel: ServerChildChannel {
         let maxHeaderSize = self.maxHeaderSize
         return self.base.setup(channel: channel, logger: logger).flatMapThrowing { value in
             let pipeline = channel.pipeline.syncOperations
+            // First, so that it sees the end of the client's input before anything else can hold it up.
+            try pipeline.addHandler(ClientInputWatch(), position: .first)
             // Should Hummingbird ever build its pipeline differently, parse errors merely lose their JSON body.
             guard let decoder = try? pipeline.handler(type: ByteToMessageHandler<HTTPRequestDecoder>.self) else {
                 logger.debug("No HTTP request decoder in the pipeline; parse errors keep Hummingbird's empty answer")

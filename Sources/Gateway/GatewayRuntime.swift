@@ -20,7 +20,8 @@ public enum GatewayRuntime {
         let logger = Logger(label: "cinema.gateway")
         do {
             try await runGateway(
-                configuration: .fromEnvironment(environment), logger: logger, metrics: metrics, shutdownTimeout: shutdownTimeout)
+                configuration: .fromEnvironment(environment, logger: logger), logger: logger, metrics: metrics,
+                shutdownTimeout: shutdownTimeout)
         } catch {
             // A start-up failure such as a port in use is an operational error, not a reason for a crash report.
             logger.critical("gateway stopped", metadata: ["error": "\(error)"])

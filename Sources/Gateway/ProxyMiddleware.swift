@@ -7,10 +7,12 @@ import NIOHTTP1
 import NIOPosix
 
 /// Forwards requests whose path matches a route to that route's upstream and streams the answer back;
-/// everything else goes on to the router (`/health`, or the 404).
-struct ProxyMiddleware<Context: RemoteAddressRequestContext>: RouterMiddleware {
+/// everything else goes on to the router (`/health`, or the 404). Each upstream takes only so many requests at a time
+/// (``UpstreamLimiter``); the excess is refused with 503 and `Retry-After`.
+struct ProxyMiddleware<Context: ClientInputRequestContext>: RouterMiddleware {
     let configuration: GatewayConfiguration
     let httpClient: HTTPClient
+    let limiters: UpstreamLimiters
 
     func handle(
         _ request: Request,
@@ -53,6 +55,9 @@ struct ProxyMiddleware<Context: RemoteAddressRequestContext>: RouterMiddleware {
         )
         let gate: RequestBodyGate?
         (upstreamRequest.body, gate) = try self.upstreamBody(for: request)
+        // After the checks that need no upstream (a 413 is answered as such, however busy the upstream), before
+        // anything is sent to it.
+        let permit = try await self.admit(to: route, context: context, logger: logger)
 
         let upstreamResponse: HTTPClientResponse
         do {
@@ -62,6 +67,8 @@ struct ProxyMiddleware<Context: RemoteAddressRequestContext>: RouterMiddleware {
                 logger: logger
             )
         } catch {
+            // The exchange with the upstream is over; its slot is free whether or not the client reads the error.
+            permit?.release()
             let response = self.apiError(for: error, route: route, bodyGate: gate, logger: logger).response(path: request.uri.path)
             // Returned rather than thrown so that the body can wait for the gate after the client has its answer.
             return Response(status: response.status, headers: response.headers, body: response.body.closing(gate))
@@ -70,6 +77,7 @@ struct ProxyMiddleware<Context: RemoteAddressRequestContext>: RouterMiddleware {
         let code = Int(upstreamResponse.status.code)
         // AsyncHTTPClient skips interim 1xx answers but hands over 101; the gateway does not tunnel upgraded connections.
         guard (200...999).contains(code) else {
+            permit?.release()
             logger.warning("Upstream answered with a status the gateway cannot forward", metadata: ["http.status": "\(code)"])
             let message =
                 "upstream \(route.upstreamName) (\(route.upstream)) answered with status \(code), which the gateway does not forward"
@@ -78,11 +86,31 @@ struct ProxyMiddleware<Context: RemoteAddressRequestContext>: RouterMiddleware {
         }
         let status = HTTPResponse.Status(code: code, reasonPhrase: upstreamResponse.status.reasonPhrase)
         logger.debug("Proxied request", metadata: ["http.status": .stringConvertible(status.code)])
+        // The slot is held until the upstream's body has been passed on: an upstream that sends its head and then
+        // stalls is still busy.
         return Response(
             status: status,
             headers: ForwardedHeaders.downstreamHeaders(from: upstreamResponse.headers),
-            body: ResponseBody(asyncSequence: upstreamResponse.body).closing(gate)
+            body: ResponseBody(asyncSequence: upstreamResponse.body).closing(gate).releasing(permit)
         )
+    }
+
+    /// A slot of the route's upstream, or the 503 that says it is overloaded. `nil` for an upstream without a limiter.
+    private func admit(to route: GatewayRoute, context: Context, logger: Logger) async throws -> UpstreamPermit? {
+        guard let limiter = self.limiters[route.upstreamName] else { return nil }
+        switch await limiter.acquire(clientInput: { await context.clientInputSignal() }) {
+        case .admitted(let permit):
+            return permit
+        case .shed(let reason):
+            logger.debug("Shed request", metadata: ["gateway.shed.reason": .string(reason.rawValue)])
+            throw APIError.overloaded(
+                upstream: route.upstreamName, reason: reason, limits: limiter.limits,
+                retryAfterSeconds: self.configuration.shedding.retryAfterSeconds
+            )
+        case .abandoned:
+            // The client is gone (or the task cancelled): nobody reads this answer; it only has to end the request.
+            throw APIError(.serviceUnavailable, "the request was abandoned while waiting for \(route.upstreamName)")
+        }
     }
 
     /// Whose fault a failed exchange was decides the answer: the client's (400, 408, 413) or the upstream's (502, 504).
