@@ -108,6 +108,10 @@ extension Drills {
         // Every transition, from the reservation service's log: half-open may last less than
         // one look of the watcher when the reconciler's voids are the trial calls.
         let transitions = Self.breakerTransitions(inLog: cluster.processes["reservation"]?.log ?? "")
+        let metrics = try await cluster.direct("reservation", "/metrics").text
+        let rejectedCalls = Self.value(of: #"cinema_circuit_breaker_rejected_calls_total{breaker="payment"}"#, in: metrics) ?? 0
+        let closedAgain = Self.value(
+            of: #"cinema_circuit_breaker_transitions_total{breaker="payment",from="half_open",to="closed"}"#, in: metrics)
         let figures = DrillFigures(
             drill: "(i) payment frozen (SIGSTOP) during \(count) reservations: circuit breaker",
             sent: all.count, accepted: accepted.count, confirmed: accepted.intersection(reserved).count,
@@ -120,7 +124,7 @@ extension Drills {
                 + "(Retry-After \(Set(refused.compactMap(\.retryAfter)).sorted().map(String.init).joined(separator: "/")) s, no id taken: "
                 + "highest id \(highestId) = \(reservedBefore.count + tookAnId)); /ready 200 in \(readiness.filter { $0.status == 200 }.count) "
                 + "of \(readiness.count) looks (\(watcher.statesSeen.joined(separator: "→"))); transitions \(transitions.joined(separator: "→")); "
-                + "resumed: \(recovery.count) attempts "
+                + "\(Int(rejectedCalls)) rejections counted in /metrics; resumed: \(recovery.count) attempts "
                 + "to reserve until closed; \(latePayments.count) late payments of timed-out calls refunded; paid \(money.paid) = holding \(money.holding)"
         )
         figures.record()
@@ -140,6 +144,10 @@ extension Drills {
         #expect(created == reservations.count)
         #expect(approved == payments.count)
         #expect(payments.count <= reservations.count + timedOutIds.count)
+        // The metrics tell the same: every refusal counted, closed again.
+        #expect(rejectedCalls >= Double(refused.count), "rejected calls \(rejectedCalls)")
+        #expect(closedAgain == 1)
+        #expect(Self.value(of: #"cinema_circuit_breaker_state{breaker="payment"}"#, in: metrics) == 0)
         // Readiness named the breaker's states without ever failing.
         #expect(readiness.allSatisfy { $0.status == 200 }, "\(readiness.filter { $0.status != 200 })")
         #expect(Array(watcher.statesSeen.prefix(2)) == ["CLOSED", "OPEN"])
@@ -153,6 +161,12 @@ extension Drills {
         log.split(separator: "\n").filter { $0.contains("circuit breaker") }.compactMap { line in
             line.split(separator: " ").first { $0.hasPrefix("breaker.to=") }.map { String($0.dropFirst("breaker.to=".count)) }
         }
+    }
+
+    /// The value of one series in a Prometheus text.
+    static func value(of series: String, in metrics: String) -> Double? {
+        metrics.split(separator: "\n").lazy.filter { $0.hasPrefix(series + " ") }.compactMap { Double($0.dropFirst(series.count + 1)) }
+            .first
     }
 
     static func rsvId(_ item: JSONValue) -> Int64? {
