@@ -134,7 +134,7 @@ import Testing
     @Test func afterTheOpenWaitTrialCallsCloseTheBreakerAndTheReconcilerRefunds() async throws {
         let payments = ScriptedPayments(.init(payFailure: .unavailable("timed out"), voidFailure: .unavailable("timed out")))
         let settings = [
-            "PAYMENT_BREAKER_WINDOW_SIZE": "2", "PAYMENT_BREAKER_MINIMUM_CALLS": "2", "PAYMENT_BREAKER_OPEN_SECONDS": "1",
+            "PAYMENT_BREAKER_WINDOW_SIZE": "2", "PAYMENT_BREAKER_MINIMUM_CALLS": "2", "PAYMENT_BREAKER_OPEN_SECONDS": "2",
             "PAYMENT_BREAKER_HALF_OPEN_CALLS": "1",
         ]
         try await withReservation(payments, breaker: settings) { reservation, saga, client in

@@ -8,7 +8,9 @@ extension Drills {
     /// Drill (i)'s settings: the reconciler's short timings, a 2 s payment call timeout and a
     /// breaker that stays open 5 s (the other breaker settings are the defaults: the last 20
     /// calls, judged from 10 on, open at 50 % failed or 80 % slower than 2 s, 3 trial calls).
-    static let breakerSettings = timings.merging(["PAYMENT_CALL_TIMEOUT_MS": "2000", "PAYMENT_BREAKER_OPEN_SECONDS": "5"]) { $1 }
+    static let breakerSettings = timings.merging(
+        ["PAYMENT_CALL_TIMEOUT_MS": String(paymentCallTimeout.milliseconds), "PAYMENT_BREAKER_OPEN_SECONDS": "5"]
+    ) { $1 }
     static let paymentCallTimeout: Duration = .milliseconds(2000)
 
     /// (i): payment frozen (SIGSTOP: its sockets open and silent, every call times out) under a
@@ -80,7 +82,7 @@ extension Drills {
         // one it refused must not have. Ids are allocated one after the other, so the highest
         // reservation id (a reservation accepted last) counts every id ever taken.
         let tookAnId = all.filter { !$0.isRefusedByTheBreaker }.count
-        let timedOutIds = Set(Int64(reservedBefore.count + 1)...Int64(reservedBefore.count + tookAnId)).subtracting(accepted)
+        let timedOutIds = Set(Int64(reservedBefore.count + 1)..<Int64(reservedBefore.count + tookAnId + 1)).subtracting(accepted)
         let settled = try? await eventually("drill (i) settles", timeout: .seconds(90)) { () -> Bool? in
             let reserved = try await reservedIds(cluster)
             let money = try await cluster.moneyReconciles()
