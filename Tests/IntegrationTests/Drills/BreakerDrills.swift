@@ -5,7 +5,7 @@ import Synchronization
 import Testing
 
 extension Drills {
-    /// Drill (i)'s settings: the reconciler's short timings, a 2 s payment call timeout and a
+    /// Drill (j)'s settings: the reconciler's short timings, a 2 s payment call timeout and a
     /// breaker that stays open 5 s (the other breaker settings are the defaults: the last 20
     /// calls, judged from 10 on, open at 50 % failed or 80 % slower than 2 s, 3 trial calls).
     static let breakerSettings = timings.merging(
@@ -13,7 +13,7 @@ extension Drills {
     ) { $1 }
     static let paymentCallTimeout: Duration = .milliseconds(2000)
 
-    /// (i): payment frozen (SIGSTOP: its sockets open and silent, every call times out) under a
+    /// (j): payment frozen (SIGSTOP: its sockets open and silent, every call times out) under a
     /// burst of reservations. The first calls time out until the payment circuit breaker opens;
     /// from then on reservations are refused at once (503 with Retry-After) and leave no trace:
     /// no reservation id, no reservation, no event, no payment. `/ready` shows the breaker open and
@@ -83,7 +83,7 @@ extension Drills {
         // reservation id (a reservation accepted last) counts every id ever taken.
         let tookAnId = all.filter { !$0.isRefusedByTheBreaker }.count
         let timedOutIds = Set(Int64(reservedBefore.count + 1)..<Int64(reservedBefore.count + tookAnId + 1)).subtracting(accepted)
-        let settled = try? await eventually("drill (i) settles", timeout: .seconds(90)) { () -> Bool? in
+        let settled = try? await eventually("drill (j) settles", timeout: .seconds(90)) { () -> Bool? in
             let reserved = try await reservedIds(cluster)
             let money = try await cluster.moneyReconciles()
             let messages = try await confirmations(cluster)
@@ -115,7 +115,7 @@ extension Drills {
         let closedAgain = Self.value(
             of: #"cinema_circuit_breaker_transitions_total{breaker="payment",from="half_open",to="closed"}"#, in: metrics)
         let figures = DrillFigures(
-            drill: "(i) payment frozen (SIGSTOP) during \(count) reservations: circuit breaker",
+            drill: "(j) payment frozen (SIGSTOP) during \(count) reservations: circuit breaker",
             sent: all.count, accepted: accepted.count, confirmed: accepted.intersection(reserved).count,
             lost: accepted.subtracting(reserved).count + max(0, reserved.count - messages),
             doubled: max(0, messages - reserved.count),
