@@ -101,7 +101,7 @@ struct KitModule {
                 "CinemaEvents", "CinemaHTTP", "CinemaJSON", "CinemaProcess", "Kafka", .hummingbird, .httpTypes, .unixSignals,
                 .logging, .metrics, .prometheus, .serviceLifecycle, .sqlKit, .sqliteKit,
             ],
-            testDependencies: ["CinemaEvents", "CinemaJSON", "Kafka", .sqlKit]
+            testDependencies: ["CinemaEvents", "CinemaJSON", "Kafka", .prometheus, .sqlKit]
         ),
         // What the services' unit tests share: a service over a temporary database, its router,
         // and event delivery through the real processor.

@@ -1,4 +1,5 @@
 public import CinemaEvents
+import CinemaHTTP
 public import CinemaJSON
 public import CinemaKit
 public import Foundation
@@ -38,9 +39,12 @@ public struct TestService: Sendable {
         Application(router: try router())
     }
 
-    /// The service's routes with the kit's middleware and probe routes, as the runtime builds them.
+    /// The service's routes with the kit's middleware and probe routes, as the runtime builds them
+    /// (`/ready` has no checks here, no Kafka being connected, but shows the service's details).
     public func router() throws -> Router<BasicRequestContext> {
-        ServiceRuntime.buildRouter(service: definition.name, routes: try definition.components(environment).routes)
+        let components = try definition.components(environment)
+        return ServiceRuntime.buildRouter(
+            service: definition.name, routes: components.routes, readiness: Readiness(checks: [], details: components.readinessDetails))
     }
 
     /// Delivers an event as the consumer would, with a fresh message id unless one is given.

@@ -1,3 +1,4 @@
+import CinemaKit
 import Logging
 public import ServiceLifecycle
 
@@ -22,6 +23,13 @@ public struct PaymentReconciler: Service {
     }
 
     public func reconcileOnce() async {
+        // While payment's breaker is open every void would be refused: the pass waits. Once it
+        // half-opens, the pass's first void is one of its trial calls, and the pass stops at the
+        // first void that fails (`settleStale`), so the reconciler never hammers a sick payment.
+        guard saga.paymentBreaker.state() != .open else {
+            saga.logger.debug("payment reconciliation skipped: the payment circuit breaker is open")
+            return
+        }
         do {
             try await saga.settleStale(startedBefore: PaymentSaga.now() - settleAfterSeconds)
         } catch {

@@ -215,3 +215,37 @@ import Testing
         #expect(withoutPath == #"{"status":400,"error":"Bad Request","message":"malformed header field"}"#)
     }
 }
+
+@Suite struct ReadinessTests {
+    /// Details are shown beside the checks and never decide the answer: only the checks do.
+    @Test(arguments: [(true, HTTPResponse.Status.ok), (false, .serviceUnavailable)])
+    func detailsAreShownWithoutDecidingReadiness(databaseUp: Bool, expected: HTTPResponse.Status) async throws {
+        let router = Router()
+        router.addProbeRoutes(
+            service: "reservation",
+            readiness: Readiness(checks: [("database", { databaseUp })], details: [("paymentBreaker", { "OPEN" })]),
+            metrics: nil
+        )
+        try await Application(router: router).test(.router) { client in
+            try await client.execute(uri: "/ready", method: .get) { response in
+                #expect(response.status == expected)
+                let status = databaseUp ? "UP" : "DOWN"
+                #expect(
+                    String(buffer: response.body)
+                        == #"{"status":"\#(status)","service":"reservation","checks":{"database":"\#(status)"},"details":{"paymentBreaker":"OPEN"}}"#
+                )
+            }
+        }
+    }
+
+    /// Without details, the answer keeps its old shape.
+    @Test func noDetailsNoDetailsMember() async throws {
+        let router = Router()
+        router.addProbeRoutes(service: "movie", readiness: Readiness(checks: [("database", { true })]), metrics: nil)
+        try await Application(router: router).test(.router) { client in
+            try await client.execute(uri: "/ready", method: .get) { response in
+                #expect(String(buffer: response.body) == #"{"status":"UP","service":"movie","checks":{"database":"UP"}}"#)
+            }
+        }
+    }
+}

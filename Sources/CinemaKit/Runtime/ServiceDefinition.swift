@@ -1,3 +1,4 @@
+public import CinemaHTTP
 public import Hummingbird
 public import Logging
 public import ServiceLifecycle
@@ -28,15 +29,21 @@ public struct ServiceDefinition: Sendable {
     }
 }
 
-/// What a service adds to the kit's process: its controllers' routes, and background work such
-/// as reservation's payment reconciler.
+/// What a service adds to the kit's process: its controllers' routes, background work such as
+/// reservation's payment reconciler, and details `/ready` shows without judging them (reservation's
+/// payment circuit breaker).
 public struct ServiceComponents {
     public var routes: [RouteCollection<BasicRequestContext>]
     public var backgroundServices: [any Service]
+    public var readinessDetails: [(name: String, detail: Readiness.Detail)]
 
-    public init(routes: [RouteCollection<BasicRequestContext>], backgroundServices: [any Service] = []) {
+    public init(
+        routes: [RouteCollection<BasicRequestContext>], backgroundServices: [any Service] = [],
+        readinessDetails: [(name: String, detail: Readiness.Detail)] = []
+    ) {
         self.routes = routes
         self.backgroundServices = backgroundServices
+        self.readinessDetails = readinessDetails
     }
 }
 

@@ -87,12 +87,16 @@ public enum ServiceRuntime {
 
         let environment = ServiceEnvironment(persistence: persistence, configuration: configuration, logger: logger)
         let components = try definition.components(environment)
-        let readiness = Readiness(checks: [
-            ("database", { await store.isHealthy() }),
-            ("kafkaProducer", { await producer.isConnected() }),
-            ("kafkaConsumer", { await consumer.isConnected() }),
-            ("outbox", { relay.isFlowing() }),
-        ])
+        let readiness = Readiness(
+            checks: [
+                ("database", { await store.isHealthy() }),
+                ("kafkaProducer", { await producer.isConnected() }),
+                ("kafkaConsumer", { await consumer.isConnected() }),
+                ("outbox", { relay.isFlowing() }),
+            ],
+            // What a service shows beside the checks (reservation: its payment circuit breaker).
+            details: components.readinessDetails
+        )
         let router = buildRouter(service: definition.name, routes: components.routes, readiness: readiness, metrics: metrics)
         let http = Application(
             router: router,
