@@ -20,7 +20,7 @@ SWIFT_TEST_FLAGS ?=
 START_TARGETS := $(addprefix start-,$(SERVICES))
 STOP_TARGETS := $(addprefix stop-,$(SERVICES))
 
-.PHONY: help setup build broker broker-stop up down status logs events dlt dlt-replay rebuild-view test drills lint format clean distclean \
+.PHONY: help setup build broker broker-stop up down status logs events dlt dlt-replay rebuild-view postgres postgres-stop test drills lint format clean distclean \
 	$(START_TARGETS) $(STOP_TARGETS)
 
 help:
@@ -76,6 +76,12 @@ dlt:
 rebuild-view:
 	@bash scripts/cinema.sh rebuild-view
 
+postgres:
+	@bash scripts/postgres.sh start
+
+postgres-stop:
+	@bash scripts/postgres.sh stop
+
 dlt-replay:
 	@bash scripts/cinema.sh dlt replay $(GROUPS)
 
@@ -88,9 +94,20 @@ $(STOP_TARGETS): stop-%:
 
 # The integration tests start their own brokers and services on free ports, so `make test`
 # neither needs nor disturbs a running `make up`. make exits non-zero (2) when swift test fails.
+#
+# Then the same service tests again on PostgreSQL (a private server under .run/postgres, each
+# test service in a database of its own), and the PostgreSQL store's own tests: the same
+# repository code on both engines.
+PG_TEST_URL = $(shell bash scripts/postgres.sh url postgres)
+PG_TEST_SUITES := MovieServiceTests|ReservationServiceTests|PaymentServiceTests|MessageServiceTests|ViewpageServiceTests|PostgresStoreTests
+
 test: setup lint
 	$(TEST_ENV) swift build --build-tests
 	$(TEST_ENV) swift test $(SWIFT_TEST_FLAGS)
+	@bash scripts/postgres.sh start
+	@bash scripts/postgres.sh drop-test-databases
+	$(TEST_ENV) CINEMA_TEST_DATABASE_URL=$(PG_TEST_URL) swift test --skip-build --filter '$(PG_TEST_SUITES)'
+	@bash scripts/postgres.sh drop-test-databases
 
 # One style, checked: .swift-format at the root; `make format` rewrites, `make lint` only judges.
 FORMAT_PATHS := Package.swift Sources Tests

@@ -27,6 +27,7 @@ extension Target.Dependency {
     static let serviceLifecycle = product(name: "ServiceLifecycle", package: "swift-service-lifecycle")
     static let sqlKit = product(name: "SQLKit", package: "sql-kit")
     static let sqliteKit = product(name: "SQLiteKit", package: "sqlite-kit")
+    static let postgresKit = product(name: "PostgresKit", package: "postgres-kit")
     static let unixSignals = product(name: "UnixSignals", package: "swift-service-lifecycle")
 
     /// Making HTTP calls: the client and the NIO types its API is written in.
@@ -48,6 +49,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
         .package(url: "https://github.com/vapor/sqlite-kit.git", from: "4.5.2"),
         .package(url: "https://github.com/vapor/sql-kit.git", from: "3.36.0"),
+        .package(url: "https://github.com/vapor/postgres-kit.git", from: "2.17.0"),
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
     ],
     targets: [
@@ -99,7 +101,7 @@ struct KitModule {
             name: "CinemaKit",
             dependencies: [
                 "CinemaEvents", "CinemaHTTP", "CinemaJSON", "CinemaProcess", "Kafka", .hummingbird, .httpTypes, .unixSignals,
-                .logging, .metrics, .prometheus, .serviceLifecycle, .sqlKit, .sqliteKit,
+                .logging, .metrics, .prometheus, .serviceLifecycle, .sqlKit, .sqliteKit, .postgresKit,
             ],
             testDependencies: ["CinemaEvents", "CinemaJSON", "Kafka", .prometheus, .sqlKit]
         ),

@@ -5,14 +5,16 @@ public import CinemaKit
 public import Foundation
 public import Hummingbird
 public import HummingbirdTesting
-import Logging
+public import Logging
 
 /// One service as its unit tests see it: its real router and real policy handlers over a real
 /// SQLite file in a temporary folder, with the outbox left unpublished so tests can read what
-/// the service would announce.
+/// the service would announce. With `CINEMA_TEST_DATABASE_URL` (a PostgreSQL server, as
+/// `make test` sets for its second pass) each test service gets a fresh PostgreSQL database
+/// instead: the same tests prove the same repository code on both engines.
 public struct TestService: Sendable {
     public let definition: ServiceDefinition
-    public let store: SQLiteStore
+    public let store: any Store
     public let persistence: Persistence
     public let environment: ServiceEnvironment
     public let processor: EventProcessor
@@ -22,7 +24,7 @@ public struct TestService: Sendable {
             .appendingPathComponent("cinema-\(definition.name)-\(UUID().uuidString).sqlite").path
         let logger = Logger(label: "test.\(definition.name)")
         self.definition = definition
-        self.store = try await SQLiteStore.open(path: path, schema: MessagingSchema.steps + definition.schema, logger: logger)
+        self.store = try await Self.openStore(path: path, schema: MessagingSchema.steps + definition.schema, logger: logger)
         self.persistence = Persistence(store: store)
         let configuration = ServiceConfiguration(
             serviceName: definition.name, port: 0, databasePath: path, environment: overrides
@@ -32,6 +34,17 @@ public struct TestService: Sendable {
             persistence: persistence, handlers: definition.policies, logger: logger, group: definition.name, maxAttempts: 2,
             initialBackoff: .milliseconds(1)
         )
+    }
+
+    /// The engine under test: SQLite, or PostgreSQL when `CINEMA_TEST_DATABASE_URL` names a server.
+    public static func openStore(path: String, schema: [SchemaStep], logger: Logger) async throws -> any Store {
+        guard let server = ProcessInfo.processInfo.environment["CINEMA_TEST_DATABASE_URL"], !server.isEmpty else {
+            return try await SQLiteStore.open(path: path, schema: schema, logger: logger)
+        }
+        let name = "test_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased()
+        try await PostgresStore.createDatabase(name, serverURL: server, logger: logger)
+        return try await PostgresStore.open(
+            url: try PostgresURL.replacingDatabase(in: server, with: name), schema: schema, logger: logger, maximumConnections: 4)
     }
 
     /// The service's HTTP side, for `app.test(.router)`.

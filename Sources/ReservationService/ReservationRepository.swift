@@ -35,7 +35,7 @@ public enum ReservationRepository: Repository {
     public static let schema: [SchemaStep] = [
         table.creation,
         pendingPayments.creation,
-        SchemaStep { database in
+        SchemaStep("create table known_movie") { database in
             try await database.create(table: knownMoviesTable).ifNotExists()
                 .column("movieId", type: .bigint, .primaryKey(autoIncrement: false))
                 .run()

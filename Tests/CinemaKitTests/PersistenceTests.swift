@@ -14,7 +14,7 @@ func temporaryStore(schema: [SchemaStep] = []) async throws -> SQLiteStore {
 }
 
 let counterSchema = [
-    SchemaStep { database in
+    SchemaStep("create table counter") { database in
         try await database.create(table: "counter").ifNotExists()
             .column("id", type: .bigint, .primaryKey(autoIncrement: false))
             .column("value", type: .bigint, .notNull)
@@ -92,7 +92,9 @@ func counterValue(_ store: some Store) async throws -> Int64 {
 
     @Test func identityColumnsNeverReuseAnId() async throws {
         let store = try await temporaryStore(schema: [
-            SchemaStep { try await $0.create(table: "item").ifNotExists().identityColumn("id").column("name", type: .text).run() }
+            SchemaStep("create table item") {
+                try await $0.create(table: "item").ifNotExists().identityColumn("id").column("name", type: .text).run()
+            }
         ])
         func insert() async throws -> Int64 {
             try await store.transaction { database in

@@ -8,7 +8,7 @@ public enum InboxRepository {
     static let table = "inbox"
 
     static let schema: [SchemaStep] = [
-        SchemaStep { database in
+        SchemaStep("create table inbox") { database in
             try await database.create(table: table).ifNotExists()
                 .column("messageId", type: .text, .primaryKey(autoIncrement: false))
                 .column("eventType", type: .text, .notNull)

@@ -17,7 +17,7 @@ public enum OutboxRepository {
     static let table = "outbox"
 
     static let schema: [SchemaStep] = [
-        SchemaStep { database in
+        SchemaStep("create table outbox") { database in
             try await database.create(table: table).ifNotExists()
                 .identityColumn("seq")
                 .column("messageId", type: .text, .notNull, .unique)
@@ -29,7 +29,7 @@ public enum OutboxRepository {
                 .run()
         },
         // Rows the broker refused for good (see `park`).
-        SchemaStep { database in
+        SchemaStep("create table parked_outbox") { database in
             try await database.create(table: parkedTable).ifNotExists()
                 .column("seq", type: .bigint, .primaryKey(autoIncrement: false))
                 .column("messageId", type: .text, .notNull)
@@ -68,6 +68,11 @@ public enum OutboxRepository {
             .orderBy("seq")
             .limit(limit)
             .all(decoding: OutboxMessage.self)
+    }
+
+    /// Whether any row up to `seq` still waits to be published.
+    public static func hasPending(through seq: Int64, on database: any SQLDatabase) async throws -> Bool {
+        try await database.select().column("seq").from(table).where("seq", .lessThanOrEqual, SQLBind(seq)).limit(1).first() != nil
     }
 
     static let parkedTable = "parked_outbox"

@@ -106,9 +106,18 @@ public final class OutboxRelay: Service {
         ContinuousClock.now - lastProgress.withLock { $0 } < stallLimit
     }
 
-    /// Waits until every outbox row up to `seq` has been acknowledged by the broker; false on timeout.
+    /// Waits until every outbox row up to `seq` has been acknowledged by the broker (or parked);
+    /// false on timeout. The rows may go out through another replica's relay: then only the
+    /// database knows, so it is asked between short waits for this relay's own progress.
     public func waitUntilPublished(through seq: Int64, timeout: Duration) async -> Bool {
-        await watermark.wait(for: seq, timeout: timeout)
+        let deadline = ContinuousClock.now + timeout
+        while true {
+            let slice = min(.milliseconds(50), deadline - .now)
+            if await watermark.wait(for: seq, timeout: max(.zero, slice)) { return true }
+            let pending = try? await store.read { database in try await OutboxRepository.hasPending(through: seq, on: database) }
+            if pending == false { return true }
+            if ContinuousClock.now >= deadline { return false }
+        }
     }
 
     /// How long a shutdown waits for the deliveries of a batch already handed to the producer.
@@ -136,9 +145,19 @@ public final class OutboxRelay: Service {
         }
     }
 
-    /// Publishes up to one batch; returns how many rows it published.
+    /// Publishes up to one batch; returns how many rows it published. With several replicas on
+    /// one database only the leading one publishes (one movie's events must leave in commit
+    /// order, which two relays racing over the same rows would not keep); the others stand by.
     @discardableResult
     public func publishNextBatch() async throws -> Int {
+        guard let published = try await store.whileLeading("outbox-relay", { try await self.publishBatchAsLeader() }) else {
+            lastProgress.withLock { $0 = .now }
+            return 0
+        }
+        return published
+    }
+
+    private func publishBatchAsLeader() async throws -> Int {
         let batchSize = self.batchSize
         let batch = try await store.read { database in
             try await OutboxRepository.pending(limit: batchSize, on: database)

@@ -32,11 +32,7 @@ public final class SQLiteStore: Store {
             for pragma in ["PRAGMA journal_mode=WAL", "PRAGMA synchronous=FULL", "PRAGMA busy_timeout=5000", "PRAGMA foreign_keys=ON"] {
                 try await store.database.raw(SQLQueryString(pragma)).run()
             }
-            try await store.transaction { database in
-                for step in schema {
-                    try await step.apply(database)
-                }
-            }
+            try await store.transaction { database in try await SchemaStep.migrate(schema, on: database) }
         } catch {
             await store.close()
             throw error

@@ -1,3 +1,4 @@
+import Foundation
 public import SQLKit
 
 /// Where a service keeps its state, its outbox and its inbox.
@@ -18,16 +19,49 @@ public protocol Store: Sendable {
     /// True while the store can serve queries.
     func isHealthy() async -> Bool
 
+    /// Runs `body` unless another process sharing this database runs it under the same `name`
+    /// right now, and keeps the others out until it returns; nil when another one does. For the
+    /// work of which one replica at a time may do (the outbox relay, the reconciler).
+    func whileLeading<Result: Sendable>(_ name: String, _ body: @Sendable () async throws -> Result) async throws -> Result?
+
     func close() async
 }
 
-/// One step of a schema: run at start-up inside one transaction, so each must be idempotent
-/// (`CREATE TABLE IF NOT EXISTS`, …).
+extension Store {
+    /// A database only this process opens (a SQLite file) has no one else to lead.
+    public func whileLeading<Result: Sendable>(_ name: String, _ body: @Sendable () async throws -> Result) async throws -> Result? {
+        try await body()
+    }
+}
+
+/// One versioned step of a schema (a migration), named for the ledger: each database records the
+/// steps it has applied (`schema_migration`) and applies, at start-up, in order, in one
+/// transaction, only the ones it has not. Steps are also written to be idempotent (`IF NOT
+/// EXISTS`, a column added only when missing), so a database from before the ledger takes them
+/// all once without harm. A step, once released, is never edited: a change is a new step.
 public struct SchemaStep: Sendable {
+    public let name: String
     public let apply: @Sendable (any SQLDatabase) async throws -> Void
 
-    public init(_ apply: @escaping @Sendable (any SQLDatabase) async throws -> Void) {
+    public init(_ name: String, _ apply: @escaping @Sendable (any SQLDatabase) async throws -> Void) {
+        self.name = name
         self.apply = apply
+    }
+
+    static let ledger = "schema_migration"
+
+    /// Applies the steps `database` has not applied yet, and records them.
+    static func migrate(_ steps: [SchemaStep], on database: any SQLDatabase) async throws {
+        try await database.create(table: ledger).ifNotExists()
+            .column("name", type: .text, .primaryKey(autoIncrement: false))
+            .column("appliedAt", type: .text, .notNull)
+            .run()
+        let applied = Set(try await database.select().column("name").from(ledger).all(decodingColumn: "name", as: String.self))
+        for step in steps where !applied.contains(step.name) {
+            try await step.apply(database)
+            try await database.insert(into: ledger).columns("name", "appliedAt")
+                .values(SQLBind(step.name), SQLBind(ISO8601DateFormatter().string(from: Date()))).run()
+        }
     }
 }
 

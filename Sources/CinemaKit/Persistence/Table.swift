@@ -24,14 +24,14 @@ public struct Table<Row: Codable & Sendable>: Sendable {
 
     /// Creates the table unless it exists.
     public var creation: SchemaStep {
-        SchemaStep { database in try await columns(database.create(table: name).ifNotExists()).run() }
+        SchemaStep("create table \(name)") { database in try await columns(database.create(table: name).ifNotExists()).run() }
     }
 
     /// Adds a column that a later version of the entity declared to a table an earlier version
     /// created (a development database kept across upgrades). Asking for the column first is how
     /// both SQLite (no `ADD COLUMN IF NOT EXISTS`) and PostgreSQL tell whether it is there.
     public func addingColumn(_ column: String, type: SQLDataType, _ constraints: SQLColumnConstraintAlgorithm...) -> SchemaStep {
-        SchemaStep { database in
+        SchemaStep("add column \(name).\(column)") { database in
             let exists: Bool
             do {
                 try await database.raw("SELECT \(ident: column) FROM \(ident: name) LIMIT 0").run()
@@ -123,11 +123,13 @@ public enum StoreError: Error, CustomStringConvertible {
     case noIdentityReturned(table: String)
     /// The store was closed (the process is stopping); nothing was done.
     case closed
+    case invalidDatabaseURL(String)
 
     public var description: String {
         switch self {
         case .noIdentityReturned(let table): "insert into \(table) returned no id"
         case .closed: "the store is closed"
+        case .invalidDatabaseURL(let message): message
         }
     }
 }

@@ -16,6 +16,9 @@ public struct ServiceConfiguration: Sendable {
     /// topic from its beginning, as the view rebuild does, without disturbing the live group.
     public var consumerGroup: String
     public var databasePath: String
+    /// `DATABASE_URL` (`postgres://…`): the service keeps its state in PostgreSQL, shared by its
+    /// replicas, instead of the SQLite file at `databasePath`.
+    public var databaseURL: String?
     public var logLevel: Logger.Level
     /// How long a shutdown may take before the process exits regardless (`SHUTDOWN_TIMEOUT_SECONDS`).
     public var shutdownTimeout: Duration
@@ -31,7 +34,7 @@ public struct ServiceConfiguration: Sendable {
     public init(
         serviceName: String, host: String = "127.0.0.1", port: Int, kafkaBrokers: String = "127.0.0.1:9092",
         topic: String = "cinema", deadLetterTopic: String? = nil, consumerGroup: String? = nil, databasePath: String,
-        logLevel: Logger.Level = .info,
+        databaseURL: String? = nil, logLevel: Logger.Level = .info,
         shutdownTimeout: Duration = .seconds(10),
         kafkaProperties: [String: String] = [:], producerProperties: [String: String] = [:],
         consumerProperties: [String: String] = [:], environment: [String: String] = [:]
@@ -44,6 +47,7 @@ public struct ServiceConfiguration: Sendable {
         self.deadLetterTopic = deadLetterTopic ?? "\(topic).DLT"
         self.consumerGroup = consumerGroup ?? serviceName
         self.databasePath = databasePath
+        self.databaseURL = databaseURL
         self.logLevel = logLevel
         self.shutdownTimeout = shutdownTimeout
         self.kafkaProperties = kafkaProperties
@@ -72,6 +76,7 @@ public struct ServiceConfiguration: Sendable {
             deadLetterTopic: environment["KAFKA_DLT_TOPIC"],
             consumerGroup: try consumerGroup(environment["KAFKA_GROUP_ID"]),
             databasePath: environment["DATABASE_PATH"] ?? "data/\(serviceName).sqlite",
+            databaseURL: environment["DATABASE_URL"].flatMap { $0.isEmpty ? nil : $0 },
             logLevel: try Observability.logLevel(environment["LOG_LEVEL"]),
             shutdownTimeout: try ShutdownDeadline.timeout(fromEnvironment: environment["SHUTDOWN_TIMEOUT_SECONDS"]),
             kafkaProperties: kafkaProperties(withPrefix: "KAFKA_PROPERTY_", in: environment),

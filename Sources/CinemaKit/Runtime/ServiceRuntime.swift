@@ -42,6 +42,22 @@ public enum ServiceRuntime {
         }
     }
 
+    /// PostgreSQL when `DATABASE_URL` names one (replicas share it), else the SQLite file.
+    static func openStore(
+        _ definition: ServiceDefinition, configuration: ServiceConfiguration, logger: Logger
+    ) async throws
+        -> any Store
+    {
+        let schema = MessagingSchema.steps + definition.schema
+        if let url = configuration.databaseURL {
+            logger.info("database: PostgreSQL", metadata: ["database.url": "\(PostgresURL.redacted(url))"])
+            return try await PostgresStore.open(url: url, schema: schema, logger: logger)
+        }
+        let directory = URL(fileURLWithPath: configuration.databasePath).deletingLastPathComponent().path
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        return try await SQLiteStore.open(path: configuration.databasePath, schema: schema, logger: logger)
+    }
+
     /// Everything one service process runs. A part that fails or ends shuts the others down
     /// gracefully, in reverse order of this list (HTTP first, the store last), and the group then
     /// throws, so the process exits non-zero after an orderly close.
@@ -51,10 +67,7 @@ public enum ServiceRuntime {
         logger: Logger,
         metrics: PrometheusCollectorRegistry?
     ) async throws -> ServiceGroup {
-        let directory = URL(fileURLWithPath: configuration.databasePath).deletingLastPathComponent().path
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        let store = try await SQLiteStore.open(
-            path: configuration.databasePath, schema: MessagingSchema.steps + definition.schema, logger: logger)
+        let store = try await openStore(definition, configuration: configuration, logger: logger)
 
         let clientID = "cinema-\(definition.name)"
         // Deliveries time out (librdkafka retries until the delivery timeout): a broker that stays
@@ -66,7 +79,12 @@ public enum ServiceRuntime {
             ),
             logger: logger
         )
-        let relay = OutboxRelay(store: store, publisher: producer, topic: configuration.topic, logger: logger)
+        // On a shared database the rows may come from another replica, whose commit this relay is
+        // not told of: it looks more often.
+        let relay = OutboxRelay(
+            store: store, publisher: producer, topic: configuration.topic, logger: logger,
+            idlePollInterval: store is PostgresStore ? .milliseconds(100) : .seconds(1)
+        )
         let persistence = Persistence(
             store: store,
             eventsCommitted: { relay.notifyPending() },
