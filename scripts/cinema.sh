@@ -18,6 +18,12 @@
 #   scripts/cinema.sh events [KCAT_ARGS...]
 #                                follow topic $KAFKA_TOPIC from the beginning, one value a line
 #
+# Scaled mode: `CINEMA_DB=postgres CINEMA_REPLICAS=2 scripts/cinema.sh up` keeps every service's
+# state in a private PostgreSQL server (scripts/postgres.sh, one database per service) and starts
+# N replicas of each service: the first on its usual port, replica k on port + 100 × (k − 1),
+# named <service>-k (reservation-2 on 8183); the gateway balances across them. The mode is
+# remembered in .run/mode for the later commands, until `down`.
+#
 # Files: .run/pids/<name>.pid, .run/logs/<name>.log, .run/data/<name>.sqlite
 # Environment: CINEMA_HOST (127.0.0.1), LOG_LEVEL (info), CINEMA_BIN_DIR (.build/release),
 #   CINEMA_READY_TIMEOUT (90 s), CINEMA_STOP_TIMEOUT (15 s), CINEMA_SKIP_SETUP=1,
@@ -43,18 +49,58 @@ READY_TIMEOUT="${CINEMA_READY_TIMEOUT:-90}"
 STOP_TIMEOUT="${CINEMA_STOP_TIMEOUT:-15}"
 BROKER_SH=(bash "$ROOT/scripts/broker.sh")
 
-names() { local s; for s in "${SERVICES[@]}"; do printf '%s\n' "${s%%:*}"; done; }
-port_of() {
+# The mode: from .run/mode once `up` has written it, else from the environment (for `up`).
+MODE_FILE="$RUN_DIR/mode"
+if [[ "${1:-}" != up && -f "$MODE_FILE" ]]; then
+    # shellcheck disable=SC1090
+    source "$MODE_FILE"
+fi
+CINEMA_DB="${CINEMA_DB:-sqlite}"
+CINEMA_REPLICAS="${CINEMA_REPLICAS:-1}"
+[[ "$CINEMA_DB" == sqlite || "$CINEMA_DB" == postgres ]] || die "CINEMA_DB must be sqlite or postgres, got '$CINEMA_DB'"
+[[ "$CINEMA_REPLICAS" =~ ^[1-9]$ ]] || die "CINEMA_REPLICAS must be 1 to 9, got '$CINEMA_REPLICAS'"
+if ((CINEMA_REPLICAS > 1)) && [[ "$CINEMA_DB" != postgres ]]; then
+    die "replicas share their state: CINEMA_REPLICAS=$CINEMA_REPLICAS needs CINEMA_DB=postgres"
+fi
+
+# base_of NAME: the service an instance belongs to (reservation-2 -> reservation).
+base_of() { printf '%s\n' "${1%-[0-9]}"; }
+base_port() {
     local s
     for s in "${SERVICES[@]}"; do [[ "${s%%:*}" == "$1" ]] && { printf '%s\n' "${s##*:}"; return 0; }; done
     return 1
+}
+# instances_of SERVICE: its process names, the first one plain.
+instances_of() {
+    local k
+    printf '%s\n' "$1"
+    [[ "$1" == gateway ]] && return 0
+    for ((k = 2; k <= CINEMA_REPLICAS; k++)); do printf '%s-%s\n' "$1" "$k"; done
+}
+names() { local s; for s in "${SERVICES[@]}"; do instances_of "${s%%:*}"; done; }
+port_of() {
+    local base port k=1
+    base="$(base_of "$1")"
+    port="$(base_port "$base")" || return 1
+    if [[ "$1" != "$base" ]]; then
+        k="${1##*-}"
+        ((k >= 2 && k <= CINEMA_REPLICAS)) || return 1
+    fi
+    printf '%s\n' $((port + 100 * (k - 1)))
+}
+# urls_of SERVICE: every instance's URL, comma-separated (the gateway balances over them).
+urls_of() {
+    local name urls=()
+    for name in $(instances_of "$1"); do urls+=("$(url_of "$name")"); done
+    local IFS=,
+    printf '%s\n' "${urls[*]}"
 }
 url_of() { printf 'http://%s:%s\n' "$CINEMA_HOST" "$(port_of "$1")"; }
 is_service() { port_of "$1" >/dev/null 2>&1; }
 need_service() {
     is_service "$1" || die "unknown service '$1' (known: $(names | tr '\n' ' ')broker)"
 }
-service_pid() { pid_of "$1" "$1"; }
+service_pid() { pid_of "$1" "$(base_of "$1")"; }
 
 # http_code URL: the HTTP status, or 000 when nothing answers.
 http_code() { curl -s -o /dev/null -w '%{http_code}' --max-time 2 "$1" 2>/dev/null || true; }
@@ -67,15 +113,26 @@ service_env() {
         "PORT=$(port_of "$name")"
         "KAFKA_BROKERS=$KAFKA_BOOTSTRAP"
         "KAFKA_TOPIC=$KAFKA_TOPIC"
-        "DATABASE_PATH=$DATA_DIR/$name.sqlite"
         "LOG_LEVEL=${LOG_LEVEL:-info}"
         "LD_LIBRARY_PATH=$KAFKA_LD_LIBRARY_PATH"
     )
-    case "$name" in
+    # Replicas of a service share its database; SQLite files are one per process.
+    if [[ "$name" != gateway ]]; then
+        if [[ "$CINEMA_DB" == postgres ]]; then
+            SERVICE_ENV+=("DATABASE_URL=$(bash "$ROOT/scripts/postgres.sh" url "$(base_of "$name")")")
+        else
+            SERVICE_ENV+=("DATABASE_PATH=$DATA_DIR/$name.sqlite")
+        fi
+    fi
+    case "$(base_of "$name")" in
+    # The first replica of each peer: reservation's calls go to one payment and one movie
+    # process (a Kubernetes Service balances them in the cluster).
     reservation) SERVICE_ENV+=("PAYMENT_URL=$(url_of payment)" "MOVIE_URL=$(url_of movie)") ;;
     gateway)
-        for other in $(names); do
-            [[ "$other" == gateway ]] || SERVICE_ENV+=("${other^^}_URL=$(url_of "$other")")
+        local s
+        for s in "${SERVICES[@]}"; do
+            other="${s%%:*}"
+            [[ "$other" == gateway ]] || SERVICE_ENV+=("${other^^}_URL=$(urls_of "$other")")
         done
         ;;
     esac
@@ -89,7 +146,7 @@ start_service() {
         echo "$name: already running (pid $pid)"
         return 0
     fi
-    bin="$BIN_DIR/$name"
+    bin="$BIN_DIR/$(base_of "$name")"
     [[ -x "$bin" ]] || { echo "$name: no executable $bin (run: make build)" >&2; return 1; }
     if tcp_open "$CINEMA_HOST" "$port"; then
         echo "$name: port $port is already taken by a process not started by this script" >&2
@@ -174,8 +231,24 @@ cmd_up() {
         *) die "up: unknown option $arg" ;;
         esac
     done
+    local mode="CINEMA_DB=$CINEMA_DB CINEMA_REPLICAS=$CINEMA_REPLICAS" running
+    if [[ -f "$MODE_FILE" && "$(cat "$MODE_FILE")" != "$mode" ]]; then
+        running="$(
+            # shellcheck disable=SC1090
+            source "$MODE_FILE"
+            for name in $(names); do service_pid "$name" >/dev/null && printf '%s ' "$name"; done
+        )" || true
+        [[ -z "$running" ]] || die "up: running in another mode ($(cat "$MODE_FILE")): $running- make down first"
+    fi
     [[ -n "$skip_setup" ]] || bash "$ROOT/scripts/setup.sh"
     [[ -n "$skip_build" ]] || build
+    mkdir -p "$RUN_DIR"
+    printf '%s\n' "$mode" >"$MODE_FILE"
+    if [[ "$CINEMA_DB" == postgres ]]; then
+        bash "$ROOT/scripts/postgres.sh" start
+        # shellcheck disable=SC2046
+        bash "$ROOT/scripts/postgres.sh" createdb $(for s in "${SERVICES[@]}"; do [[ "${s%%:*}" == gateway ]] || echo "${s%%:*}"; done)
+    fi
     "${BROKER_SH[@]}" start # also creates the topic: a fresh in-memory broker has none
     for name in $(names); do
         if start_service "$name"; then started+=("$name"); else rc=1; fi
@@ -197,6 +270,9 @@ print_urls() {
         [[ "$name" == gateway ]] || printf '  %-12s %s\n' "$name" "$(url_of "$name")"
     done
     echo "Broker:   $KAFKA_BOOTSTRAP, topic $KAFKA_TOPIC"
+    if [[ "$CINEMA_DB" == postgres ]]; then
+        echo "Database: PostgreSQL $(bash "$ROOT/scripts/postgres.sh" url '<service>'), $CINEMA_REPLICAS replica(s) per service"
+    fi
     echo "Watch events:  make events   (scripts/cinema.sh events | jq .)"
     echo "Logs:          make logs     (files in .run/logs/)"
     echo "State:         make status;  stop everything: make down"
@@ -206,6 +282,8 @@ cmd_down() {
     # shellcheck disable=SC2046
     stop_services $(names | tac)
     "${BROKER_SH[@]}" stop
+    if [[ "$CINEMA_DB" == postgres ]]; then bash "$ROOT/scripts/postgres.sh" stop; fi
+    rm -f "$MODE_FILE"
 }
 
 cmd_start() {

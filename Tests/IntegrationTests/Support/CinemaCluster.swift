@@ -81,19 +81,49 @@ final class CinemaCluster {
         }
     }
 
-    init() throws {
+    /// How a cluster keeps its state: a SQLite file per process, or one PostgreSQL database per
+    /// service on the server `make test` starts, shared by the service's replicas.
+    enum Database: Equatable {
+        case sqlite
+        case postgres(serverURL: String)
+    }
+
+    let database: Database
+    let replicas: Int
+    /// Unique per cluster: its PostgreSQL databases are `<prefix>_<service>`, dropped by `make test`.
+    let databasePrefix = "test_it_" + UUID().uuidString.prefix(8).lowercased()
+
+    init(database: Database = .sqlite, replicas: Int = 1) throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("cinema-it-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         brokerPort = freePort()
+        self.database = database
+        self.replicas = replicas
         var ports: [String: Int] = [:]
-        for name in Self.serviceNames + ["gateway"] { ports[name] = freePort() }
+        for name in Self.instanceNames(replicas: replicas) + ["gateway"] { ports[name] = freePort() }
         self.ports = ports
+    }
+
+    /// Every service process: `reservation`, then `reservation-2` … for more replicas.
+    static func instanceNames(replicas: Int) -> [String] {
+        serviceNames.flatMap { name in [name] + (1..<max(1, replicas)).map { "\(name)-\($0 + 1)" } }
+    }
+
+    var instanceNames: [String] { Self.instanceNames(replicas: replicas) }
+
+    /// The service a process belongs to (`reservation-2` → `reservation`).
+    static func service(of name: String) -> String {
+        guard let dash = name.lastIndex(of: "-"), name[name.index(after: dash)...].allSatisfy(\.isNumber) else { return name }
+        return String(name[..<dash])
     }
 
     /// Starts a cluster, runs `body` against it and shuts it down; on failure prints the tail of
     /// every process's log, which is what one needs to see in CI.
-    static func with(environment: [String: String] = [:], _ body: (CinemaCluster) async throws -> Void) async throws {
-        let cluster = try await start(environment: environment)
+    static func with(
+        environment: [String: String] = [:], database: Database = .sqlite, replicas: Int = 1,
+        _ body: (CinemaCluster) async throws -> Void
+    ) async throws {
+        let cluster = try await start(environment: environment, database: database, replicas: replicas)
         do {
             try await body(cluster)
         } catch {
@@ -109,15 +139,20 @@ final class CinemaCluster {
         }
     }
 
-    static func start(environment: [String: String] = [:]) async throws -> CinemaCluster {
+    static func start(
+        environment: [String: String] = [:], database: Database = .sqlite, replicas: Int = 1
+    ) async throws
+        -> CinemaCluster
+    {
         stopOrphansOfDeadTestRuns()
-        let cluster = try CinemaCluster()
+        let cluster = try CinemaCluster(database: database, replicas: replicas)
         cluster.extraEnvironment = environment
         do {
+            try await cluster.createDatabases()
             try await cluster.startBroker()
-            for name in serviceNames { try cluster.launch(name) }
+            for name in cluster.instanceNames { try cluster.launch(name) }
             try cluster.launch("gateway")
-            for name in serviceNames + ["gateway"] { try await cluster.waitUntilReady(name) }
+            for name in cluster.instanceNames + ["gateway"] { try await cluster.waitUntilReady(name) }
         } catch {
             print(cluster.diagnostics())
             await cluster.shutdown()
@@ -159,24 +194,55 @@ final class CinemaCluster {
         }
     }
 
+    /// The URL of the first process of `service`, or of all of them, comma-separated.
+    func url(of service: String) -> String { "http://127.0.0.1:\(ports[service]!)" }
+    func urls(of service: String) -> String {
+        instanceNames.filter { Self.service(of: $0) == service }.map(url(of:)).joined(separator: ",")
+    }
+
     func environment(for name: String) -> [String: String] {
         var environment = Self.baseEnvironment
+        let service = Self.service(of: name)
         environment["PORT"] = String(ports[name]!)
         environment["HOST"] = "127.0.0.1"
         environment["KAFKA_BROKERS"] = brokerAddress
         environment["KAFKA_TOPIC"] = "cinema"
-        environment["DATABASE_PATH"] = directory.appendingPathComponent("\(name).sqlite").path
-        environment["PAYMENT_URL"] = "http://127.0.0.1:\(ports["payment"]!)"
-        environment["MOVIE_URL"] = "http://127.0.0.1:\(ports["movie"]!)"
-        environment["RESERVATION_URL"] = "http://127.0.0.1:\(ports["reservation"]!)"
-        environment["MESSAGE_URL"] = "http://127.0.0.1:\(ports["message"]!)"
-        environment["VIEWPAGE_URL"] = "http://127.0.0.1:\(ports["viewpage"]!)"
+        switch database {
+        case .sqlite: environment["DATABASE_PATH"] = directory.appendingPathComponent("\(name).sqlite").path
+        case .postgres(let server): environment["DATABASE_URL"] = Self.replacingDatabase(in: server, with: "\(databasePrefix)_\(service)")
+        }
+        // Reservation calls the first payment and movie process; the gateway balances over all.
+        environment["PAYMENT_URL"] = service == "gateway" ? urls(of: "payment") : url(of: "payment")
+        environment["MOVIE_URL"] = service == "gateway" ? urls(of: "movie") : url(of: "movie")
+        environment["RESERVATION_URL"] = urls(of: "reservation")
+        environment["MESSAGE_URL"] = urls(of: "message")
+        environment["VIEWPAGE_URL"] = urls(of: "viewpage")
         return environment.merging(extraEnvironment) { _, extra in extra }
+    }
+
+    /// One PostgreSQL database per service, created with psql.
+    func createDatabases() async throws {
+        guard case .postgres(let server) = database else { return }
+        for service in Self.serviceNames {
+            let psql = try ManagedProcess(
+                name: "psql", executable: URL(fileURLWithPath: "/usr/bin/psql"),
+                arguments: [server, "-qc", "CREATE DATABASE \(databasePrefix)_\(service)"],
+                environment: Self.baseEnvironment, logURL: directory.appendingPathComponent("psql.log")
+            )
+            let status = try await psql.exitStatus(within: .seconds(20))
+            guard status == 0 else { throw UnexpectedReply(reply: psql.logTail(), status: Int(status)) }
+        }
+    }
+
+    static func replacingDatabase(in url: String, with database: String) -> String {
+        guard var components = URLComponents(string: url) else { return url }
+        components.path = "/" + database
+        return components.string ?? url
     }
 
     func launch(_ name: String) throws {
         processes[name] = try ManagedProcess(
-            name: name, executable: Self.binaryDirectory.appendingPathComponent(name),
+            name: name, executable: Self.binaryDirectory.appendingPathComponent(Self.service(of: name)),
             environment: environment(for: name), logURL: directory.appendingPathComponent("\(name).log")
         )
     }
@@ -192,7 +258,7 @@ final class CinemaCluster {
             // The answer must come from this process, not from whatever else holds the port.
             let body = try await response.body.collect(upTo: 64 * 1024)
             let service = (try? JSONValue.parse(Array(body.readableBytesView)))?["service"]
-            return service == .string(name) ? true : nil
+            return service == .string(Self.service(of: name)) ? true : nil
         }
     }
 
