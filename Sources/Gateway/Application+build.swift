@@ -33,20 +33,23 @@ public func buildGatewayApplication(
 ) -> some ApplicationProtocol {
     buildGatewayApplication(
         configuration: configuration, httpClient: httpClient, logger: logger, metrics: metrics,
-        limiters: UpstreamLimiters(configuration: configuration, logger: logger)
+        limiters: UpstreamLimiters(configuration: configuration, logger: logger),
+        balancers: UpstreamBalancers(configuration: configuration, logger: logger)
     )
 }
 
-/// The same, with limiters of the caller's (tests watch their state and metrics).
+/// The same, with limiters and balancers of the caller's (tests watch their state and metrics, and set the clock).
 func buildGatewayApplication(
     configuration: GatewayConfiguration,
     httpClient: HTTPClient,
     logger: Logger,
     metrics: PrometheusCollectorRegistry? = nil,
-    limiters: UpstreamLimiters
+    limiters: UpstreamLimiters,
+    balancers: UpstreamBalancers
 ) -> some ApplicationProtocol {
     Application(
-        router: buildGatewayRouter(configuration: configuration, httpClient: httpClient, metrics: metrics, limiters: limiters),
+        router: buildGatewayRouter(
+            configuration: configuration, httpClient: httpClient, metrics: metrics, limiters: limiters, balancers: balancers),
         server: .gateway(configuration),
         configuration: .init(address: .hostname(configuration.host, port: configuration.port)),
         logger: logger
@@ -62,7 +65,8 @@ public func buildGatewayRouter(
 ) -> Router<GatewayRequestContext> {
     buildGatewayRouter(
         configuration: configuration, httpClient: httpClient, metrics: metrics,
-        limiters: UpstreamLimiters(configuration: configuration, logger: logger)
+        limiters: UpstreamLimiters(configuration: configuration, logger: logger),
+        balancers: UpstreamBalancers(configuration: configuration, logger: logger)
     )
 }
 
@@ -70,7 +74,8 @@ func buildGatewayRouter(
     configuration: GatewayConfiguration,
     httpClient: HTTPClient,
     metrics: PrometheusCollectorRegistry? = nil,
-    limiters: UpstreamLimiters
+    limiters: UpstreamLimiters,
+    balancers: UpstreamBalancers
 ) -> Router<GatewayRequestContext> {
     let router = Router(context: GatewayRequestContext.self, options: .autoGenerateHeadEndpoints)
     router.addMiddleware {
@@ -80,7 +85,7 @@ func buildGatewayRouter(
         GatewayCORSMiddleware(configuration: configuration)
         MetricsMiddleware()
         JSONErrorMiddleware()
-        ProxyMiddleware(configuration: configuration, httpClient: httpClient, limiters: limiters)
+        ProxyMiddleware(configuration: configuration, httpClient: httpClient, limiters: limiters, balancers: balancers)
     }
     // The gateway holds no state: it is ready as soon as it listens. Upstream outages show as 502s
     // per route rather than taking the whole gateway out of a load balancer.
@@ -91,7 +96,8 @@ func buildGatewayRouter(
 extension HTTPClient.Configuration {
     /// What a reverse proxy needs from the client: redirects go back to the browser instead of being followed,
     /// a refused connection fails at once (a 502) rather than being retried until the request deadline, and the
-    /// connection pool admits every request the load shedding admits (AsyncHTTPClient's default is 8 per host).
+    /// connection pool admits every request the load shedding admits (AsyncHTTPClient's default is 8 per host). The
+    /// refused connection is also what lets the balancer pass over a down instance at once.
     public static func gateway(for configuration: GatewayConfiguration) -> HTTPClient.Configuration {
         var clientConfiguration = HTTPClient.Configuration(
             redirectConfiguration: .disallow,
@@ -124,9 +130,12 @@ public func runGateway(
             "gateway.routes": .array(
                 configuration.routes.map { route in
                     let methods = route.allowHeaderValue.map { " (\($0) only)" } ?? ""
-                    return .string("\(route.prefix) -> \(route.upstream)\(route.upstreamPrefix)\(methods)")
+                    let targets = route.upstreams.map { "\($0)\(route.upstreamPrefix)" }.joined(separator: ", ")
+                    return .string("\(route.prefix) -> \(targets)\(methods)")
                 }
-            )
+            ),
+            // How long an instance that refused a connection is passed over (routes with several instances).
+            "gateway.upstream_retry": .string(UpstreamFailure.describe(configuration.upstreamRetryInterval)),
         ]
     )
     let shedding = configuration.shedding

@@ -19,6 +19,9 @@ public struct GatewayConfiguration: Sendable {
     public var idleTimeout: Duration
     /// Per upstream: how many requests may be in flight and waiting, and the `Retry-After` of those refused.
     public var shedding: LoadSheddingConfiguration
+    /// How long an instance of an upstream with several is skipped after it refused a connection; then one request
+    /// tries it again.
+    public var upstreamRetryInterval: Duration
 
     public init(
         host: String = "127.0.0.1",
@@ -28,7 +31,8 @@ public struct GatewayConfiguration: Sendable {
         maxBodySize: Int = 16 * 1024 * 1024,
         maxHeaderSize: Int = 64 * 1024,
         idleTimeout: Duration = .seconds(60),
-        shedding: LoadSheddingConfiguration = LoadSheddingConfiguration()
+        shedding: LoadSheddingConfiguration = LoadSheddingConfiguration(),
+        upstreamRetryInterval: Duration = .seconds(5)
     ) {
         self.host = host
         self.port = port
@@ -38,6 +42,7 @@ public struct GatewayConfiguration: Sendable {
         self.maxHeaderSize = maxHeaderSize
         self.idleTimeout = idleTimeout
         self.shedding = shedding
+        self.upstreamRetryInterval = upstreamRetryInterval
     }
 
     /// Methods forwarded per upstream name in the Cinema routing table; upstreams not listed forward every method.
@@ -45,7 +50,8 @@ public struct GatewayConfiguration: Sendable {
     /// public side only reads them.
     public static let defaultUpstreamMethods: [String: Set<HTTPRequest.Method>] = ["payment": [.get, .head]]
 
-    /// The Cinema routing table. Defaults are the local development ports; Kubernetes passes service URLs.
+    /// The Cinema routing table. Defaults are the local development ports; Kubernetes passes service URLs. Each URL may
+    /// be a list of instances separated by commas or spaces (as `*_URL` is read, see ``upstreamInstances(_:)``).
     public static func cinemaRoutes(
         paymentURL: String = "http://127.0.0.1:8081",
         movieURL: String = "http://127.0.0.1:8082",
@@ -56,7 +62,8 @@ public struct GatewayConfiguration: Sendable {
     ) -> [GatewayRoute] {
         func route(_ prefix: String, _ name: String, _ url: String, upstreamPrefix: String? = nil) -> GatewayRoute {
             GatewayRoute(
-                prefix: prefix, upstreamName: name, upstream: url, upstreamPrefix: upstreamPrefix, methods: upstreamMethods[name]
+                prefix: prefix, upstreamName: name, upstreams: upstreamInstances(url), upstreamPrefix: upstreamPrefix,
+                methods: upstreamMethods[name]
             )
         }
         return [
@@ -82,10 +89,11 @@ public struct GatewayConfiguration: Sendable {
     ]
 
     /// Reads HOST, PORT, `<UPSTREAM>_URL` and `<UPSTREAM>_METHODS` for PAYMENT, MOVIE, RESERVATION, MESSAGE and
-    /// VIEWPAGE, GATEWAY_UPSTREAM_TIMEOUT_MS, GATEWAY_MAX_BODY_SIZE, GATEWAY_MAX_HEADER_SIZE and
-    /// GATEWAY_IDLE_TIMEOUT_MS, and the load shedding settings (``LoadSheddingConfiguration``). Missing or unparsable
-    /// values fall back to the defaults so that a typo in a deployment manifest degrades to local defaults instead of
-    /// a crash loop; unusable load shedding values are logged to `logger`.
+    /// VIEWPAGE, GATEWAY_UPSTREAM_TIMEOUT_MS, GATEWAY_MAX_BODY_SIZE, GATEWAY_MAX_HEADER_SIZE,
+    /// GATEWAY_IDLE_TIMEOUT_MS and GATEWAY_UPSTREAM_RETRY_MS, and the load shedding settings
+    /// (``LoadSheddingConfiguration``). Missing or unparsable values fall back to the defaults so that a typo in a
+    /// deployment manifest degrades to local defaults instead of a crash loop; unusable upstream URLs, retry intervals
+    /// and load shedding values are logged to `logger`.
     public static func fromEnvironment(
         _ env: [String: String] = ProcessInfo.processInfo.environment,
         logger: Logger? = nil
@@ -98,10 +106,12 @@ public struct GatewayConfiguration: Sendable {
             value(name).flatMap { Int($0) }.filter { $0 > 0 }
         }
         let defaults = GatewayConfiguration()
+        let reader = SettingReader(env: env, logger: logger)
         var urls: [String: String] = [:]
         var methods = defaultUpstreamMethods
         for upstream in cinemaUpstreams {
-            urls[upstream.name] = value("\(upstream.variablePrefix)_URL").filter(isUsableUpstreamURL) ?? upstream.defaultURL
+            let variable = "\(upstream.variablePrefix)_URL"
+            urls[upstream.name] = value(variable).flatMap { upstreamList($0, variable: variable, logger: logger) } ?? upstream.defaultURL
             // `*` lifts a default restriction; an unreadable list keeps the default rather than opening the route.
             switch value("\(upstream.variablePrefix)_METHODS") {
             case nil: break
@@ -126,8 +136,46 @@ public struct GatewayConfiguration: Sendable {
             maxHeaderSize: positiveInteger("GATEWAY_MAX_HEADER_SIZE") ?? defaults.maxHeaderSize,
             idleTimeout: positiveInteger("GATEWAY_IDLE_TIMEOUT_MS").map { .milliseconds($0) } ?? defaults.idleTimeout,
             shedding: .fromEnvironment(
-                env, upstreamVariablePrefixes: cinemaUpstreams.map { ($0.name, $0.variablePrefix) }, logger: logger)
+                env, upstreamVariablePrefixes: cinemaUpstreams.map { ($0.name, $0.variablePrefix) }, logger: logger),
+            upstreamRetryInterval: reader.integer("GATEWAY_UPSTREAM_RETRY_MS", atLeast: 1).map { .milliseconds($0) }
+                ?? defaults.upstreamRetryInterval
         )
+    }
+
+    /// The usable instances of a `<UPSTREAM>_URL` value, rejoined by commas (as ``upstreamInstances(_:)`` reads them),
+    /// or `nil` when there is none and the default stays. Each unusable entry is logged and skipped, so that one typo
+    /// in a list of replicas costs that replica, not the whole list.
+    static func upstreamList(_ text: String, variable: String, logger: Logger?) -> String? {
+        let entries = upstreamInstances(text)
+        let usable = entries.filter(isUsableUpstreamURL)
+        guard !usable.isEmpty else {
+            logger?.warning(
+                "Ignoring an unusable setting; the default stays",
+                metadata: [
+                    "config.variable": .string(variable),
+                    "config.value": .string(text),
+                    "config.expected": .string("absolute http(s) URLs with a host, separated by commas or spaces"),
+                ]
+            )
+            return nil
+        }
+        for entry in entries where !isUsableUpstreamURL(entry) {
+            logger?.warning(
+                "Ignoring an unusable upstream URL; the others stay",
+                metadata: [
+                    "config.variable": .string(variable),
+                    "config.value": .string(entry),
+                    "config.expected": .string("an absolute http(s) URL with a host"),
+                ]
+            )
+        }
+        return usable.joined(separator: ",")
+    }
+
+    /// Splits a list of upstream base URLs at commas and whitespace; a single URL is a list of one. A base URL has no
+    /// use for either (they would have to be percent-encoded in a path, and a query is not allowed).
+    public static func upstreamInstances(_ text: String) -> [String] {
+        text.split { $0 == "," || $0.isWhitespace }.map(String.init)
     }
 
     /// An upstream base URL must be absolute http(s) with a host; otherwise every forwarded URL built on it would fail,

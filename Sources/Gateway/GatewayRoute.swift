@@ -1,13 +1,14 @@
 public import HTTPTypes
 
-/// One entry of the routing table: requests whose path starts with `prefix` go to `upstream`.
+/// One entry of the routing table: requests whose path starts with `prefix` go to one of `upstreams`.
 public struct GatewayRoute: Sendable, Hashable {
     /// Path prefix matched on whole segments: `/movies` matches `/movies` and `/movies/1`, not `/moviesx`.
     public var prefix: String
     /// Short service name used in logs and error messages, e.g. `movie`.
     public var upstreamName: String
-    /// Base URL of the upstream, e.g. `http://127.0.0.1:8082` or `http://movie:8080`.
-    public var upstream: String
+    /// Base URLs of the upstream's instances, e.g. `http://127.0.0.1:8082` or `http://movie:8080`; usually one, several
+    /// when the service runs as replicas the gateway balances over (``UpstreamBalancer``).
+    public var upstreams: [String]
     /// What replaces `prefix` in the forwarded path; lets an alias such as `/movieViews` reach `/movieviews`.
     public var upstreamPrefix: String
     /// The methods forwarded on this route; `nil` forwards every method. Any other method is answered
@@ -21,11 +22,29 @@ public struct GatewayRoute: Sendable, Hashable {
         upstreamPrefix: String? = nil,
         methods: Set<HTTPRequest.Method>? = nil
     ) {
+        self.init(prefix: prefix, upstreamName: upstreamName, upstreams: [upstream], upstreamPrefix: upstreamPrefix, methods: methods)
+    }
+
+    /// A route over several instances of one upstream. Duplicates (after trailing slashes are trimmed) are dropped:
+    /// they would be one connection pool counted as two instances.
+    public init(
+        prefix: String,
+        upstreamName: String,
+        upstreams: [String],
+        upstreamPrefix: String? = nil,
+        methods: Set<HTTPRequest.Method>? = nil
+    ) {
         self.prefix = Self.trimmingTrailingSlashes(prefix)
         self.upstreamName = upstreamName
-        self.upstream = Self.trimmingTrailingSlashes(upstream)
+        var seen: Set<String> = []
+        self.upstreams = upstreams.map(Self.trimmingTrailingSlashes).filter { seen.insert($0).inserted }
         self.upstreamPrefix = Self.trimmingTrailingSlashes(upstreamPrefix ?? prefix)
         self.methods = methods
+    }
+
+    /// The upstream as named in logs and error messages: its base URL, or the instances' separated by commas.
+    public var upstream: String {
+        self.upstreams.joined(separator: ", ")
     }
 
     /// `path` must not contain the query string.
@@ -45,12 +64,15 @@ public struct GatewayRoute: Sendable, Hashable {
         self.methods.map(HTTPMethodList.describe)
     }
 
-    /// The absolute URL to send upstream for a path this route matches and an optional query (without its `?`).
-    public func upstreamURL(forPath path: some StringProtocol, query: (some StringProtocol)?) -> String {
+    /// The absolute URL to send to `instance` (one of `upstreams`; the first when `nil`) for a path this route matches
+    /// and an optional query (without its `?`).
+    public func upstreamURL(
+        forPath path: some StringProtocol, query: (some StringProtocol)?, instance: String? = nil
+    ) -> String {
         // Matching guarantees `path` starts with the prefix, so only the part after it is carried over.
         let remainder = path.dropFirst(self.prefix.count)
         let querySuffix = query.map { "?\($0)" } ?? ""
-        return "\(self.upstream)\(self.upstreamPrefix)\(remainder)\(querySuffix)"
+        return "\(instance ?? self.upstreams.first ?? "")\(self.upstreamPrefix)\(remainder)\(querySuffix)"
     }
 
     /// The absolute URL to send upstream for a request target (path plus optional `?query`) this route matches.

@@ -74,7 +74,7 @@ public struct LoadSheddingConfiguration: Sendable, Hashable {
 }
 
 /// Reads whole numbers from the environment, warning about (and ignoring) values that are set but unusable.
-private struct SettingReader {
+struct SettingReader {
     let env: [String: String]
     let logger: Logger?
 
@@ -99,11 +99,17 @@ extension GatewayConfiguration {
     /// How many connections AsyncHTTPClient may open to one upstream host: the sum of the limits of the upstreams
     /// behind that host (usually one). With fewer, requests the limiter admitted would queue again in the client's
     /// pool, where the limiter cannot see them, and a stuck upstream sharing a host could hold up the others.
+    ///
+    /// The client keeps a pool per scheme, host and port, so each instance of an upstream with several has its own;
+    /// and since the limit is the upstream's as a whole, each instance is counted with all of it: when the other
+    /// instances are down (or slow, and passed over), one may carry every admitted request alone.
     var connectionsPerUpstreamHost: Int {
         var limitByHost: [String: [String: Int]] = [:]
         for route in self.routes {
-            let host = URL(string: route.upstream).map { "\($0.scheme ?? "")://\($0.host ?? ""):\($0.port ?? -1)" } ?? route.upstream
-            limitByHost[host, default: [:]][route.upstreamName] = self.shedding.limits(for: route.upstreamName).maxConcurrent
+            for instance in route.upstreams {
+                limitByHost[Self.poolKey(instance), default: [:]][route.upstreamName] =
+                    self.shedding.limits(for: route.upstreamName).maxConcurrent
+            }
         }
         let sums = limitByHost.values.map { limits in
             limits.values.reduce(0) { sum, limit in
@@ -112,5 +118,14 @@ extension GatewayConfiguration {
             }
         }
         return sums.max() ?? LoadSheddingConfiguration().defaultLimits.maxConcurrent
+    }
+
+    /// What AsyncHTTPClient keys its connection pools by: scheme, host and port, the port defaulting by scheme (so
+    /// that `http://a` and `http://a:80` count as the one pool they share).
+    private static func poolKey(_ baseURL: String) -> String {
+        guard let url = URL(string: baseURL) else { return baseURL }
+        let scheme = url.scheme?.lowercased() ?? ""
+        let port = url.port ?? (scheme == "https" ? 443 : 80)
+        return "\(scheme)://\(url.host?.lowercased() ?? ""):\(port)"
     }
 }

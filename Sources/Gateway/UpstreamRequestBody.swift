@@ -83,6 +83,11 @@ final class RequestBodyGate: Sendable {
         self.readStarted.load(ordering: .acquiring) && !self.bodyComplete.load(ordering: .acquiring)
     }
 
+    /// Whether AsyncHTTPClient began reading the body: from then on the request may have reached an upstream.
+    var hasStartedReading: Bool {
+        self.readStarted.load(ordering: .acquiring)
+    }
+
     func markBodyComplete() {
         self.bodyComplete.store(true, ordering: .releasing)
     }

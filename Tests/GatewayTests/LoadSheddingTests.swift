@@ -336,7 +336,8 @@ func withSheddingGateway<Value: Sendable>(
     let httpClient = HTTPClient(eventLoopGroup: .singletonMultiThreadedEventLoopGroup, configuration: .gateway(for: configuration))
     let limiters = UpstreamLimiters(configuration: configuration, logger: testLogger("gateway"))
     let app = buildGatewayApplication(
-        configuration: configuration, httpClient: httpClient, logger: testLogger("gateway"), limiters: limiters
+        configuration: configuration, httpClient: httpClient, logger: testLogger("gateway"), limiters: limiters,
+        balancers: UpstreamBalancers(configuration: configuration, logger: testLogger("gateway"))
     )
     let result: Result<Value, any Error>
     do {
