@@ -71,11 +71,20 @@ public struct PaymentSaga: Sendable {
 
         let reservation = Reservation.paid(rsvId: rsvId, movieId: movieId)
         do {
-            try await persistence.transaction(metadata: metadata) { database, events in
-                try await ReservationRepository.settlePayment(rsvId: rsvId, on: database)
+            let completed = try await persistence.transaction(metadata: metadata) { database, events in
+                guard try await ReservationRepository.completePayment(rsvId: rsvId, on: database) else { return false }
                 try await ReservationRepository.insert(reservation, on: database)
                 try await events.record(ReservationCreated(reservation))
+                return true
             }
+            guard completed else {
+                // The call took so long that the reconciler is refunding it already: the client
+                // is told no reservation was made, which is true.
+                logger.warning("payment call outlived the reconciler's wait; refunded", metadata: ["reservation.id": "\(rsvId)"])
+                throw Self.retryLater("the payment took too long and is being refunded; no reservation was made, retry later")
+            }
+        } catch let error as DomainError {
+            throw error
         } catch {
             // Paid but not reserved: give the money back before answering.
             logger.error("reservation not stored after payment; refunding", metadata: ["reservation.id": "\(rsvId)", "error": "\(error)"])
@@ -114,6 +123,12 @@ public struct PaymentSaga: Sendable {
         }
         var settled = 0
         for pending in stale {
+            // Taken first, so the request that made the call, if it is still running, can no
+            // longer create the reservation whose payment this refunds.
+            let claimed = try await persistence.transaction(metadata: .newCorrelation()) { database, _ in
+                try await ReservationRepository.claimForVoiding(rsvId: pending.rsvId, on: database)
+            }
+            guard claimed else { continue }
             guard await voidOrLeavePending(pending.rsvId, pending.movieId, .newCorrelation()) else {
                 logger.info(
                     "reconciliation pass stopped; the remaining payment calls wait for the next one",

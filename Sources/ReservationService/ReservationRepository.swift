@@ -9,6 +9,9 @@ public struct PendingPayment: Codable, Sendable, Equatable {
     public var movieId: Int64
     /// Seconds since 1970.
     public var startedAt: Int64
+    /// 1 once the reconciler has started to void it: the request that made the call may no
+    /// longer turn it into a reservation (its payment is being refunded).
+    public var voiding: Int64 = 0
 }
 
 /// The reservation table, the payment calls not settled yet, and the movies this service knows.
@@ -26,6 +29,7 @@ public enum ReservationRepository: Repository {
         $0.identityColumn("rsvId")
             .column("movieId", type: .bigint, .notNull)
             .column("startedAt", type: .bigint, .notNull)
+            .column("voiding", type: .bigint, .notNull, .default(0))
     }
 
     /// The movies this service knows from MovieRegistered/MovieDeleted, so a reservation for an
@@ -35,6 +39,7 @@ public enum ReservationRepository: Repository {
     public static let schema: [SchemaStep] = [
         table.creation,
         pendingPayments.creation,
+        pendingPayments.addingColumn("voiding", type: .bigint, .notNull, .default(0)),
         SchemaStep("create table known_movie") { database in
             try await database.create(table: knownMoviesTable).ifNotExists()
                 .column("movieId", type: .bigint, .primaryKey(autoIncrement: false))
@@ -49,6 +54,24 @@ public enum ReservationRepository: Repository {
 
     public static func settlePayment(rsvId: Int64, on database: any SQLDatabase) async throws {
         try await pendingPayments.delete(rsvId, on: database)
+    }
+
+    /// Ends the call of a request whose payment succeeded, unless the reconciler has begun to
+    /// void it (a call that took longer than the reconciler waits): false then, and the caller
+    /// must not create the reservation. The row's lock (or SQLite's single writer) makes this and
+    /// `claimForVoiding` exclusive: exactly one of them wins.
+    public static func completePayment(rsvId: Int64, on database: any SQLDatabase) async throws -> Bool {
+        try await database.delete(from: pendingPayments.name)
+            .where("rsvId", .equal, SQLBind(rsvId)).where("voiding", .equal, SQLBind(Int64(0)))
+            .returning("rsvId").first() != nil
+    }
+
+    /// The reconciler takes a stale call before voiding it; false when the request completed it
+    /// meanwhile (the reservation exists: nothing to refund).
+    public static func claimForVoiding(rsvId: Int64, on database: any SQLDatabase) async throws -> Bool {
+        try await database.update(pendingPayments.name).set("voiding", to: SQLBind(Int64(1)))
+            .where("rsvId", .equal, SQLBind(rsvId))
+            .returning("rsvId").first() != nil
     }
 
     public static func isPaymentPending(rsvId: Int64, on database: any SQLDatabase) async throws -> Bool {

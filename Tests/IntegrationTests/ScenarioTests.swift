@@ -11,7 +11,7 @@ struct EndToEndTests {
         try await CinemaCluster.with(runScenario)
     }
 
-    private func runScenario(_ cluster: CinemaCluster) async throws {
+    func runScenario(_ cluster: CinemaCluster) async throws {
         // http POST localhost:8088/movies desc="Beautiful Movie~"
         let first = try await cluster.request(.POST, "/movies", body: #"{"desc":"Beautiful Movie~"}"#)
         #expect(first.status == 201)

@@ -138,6 +138,21 @@ import Testing
         }
     }
 
+    /// A payment call that outlives the reconciler's wait: whichever of the request and the
+    /// reconciler takes the pending row first wins, the other backs off, never both.
+    @Test(arguments: [true, false])
+    func theRequestAndTheReconcilerNeverBothSettleACall(reconcilerFirst: Bool) async throws {
+        let service = try await TestService(ReservationService.definition)
+        let rsvId = try await service.store.transaction { try await ReservationRepository.beginPayment(movieId: 1, now: 0, on: $0) }
+        if reconcilerFirst {
+            #expect(try await service.store.transaction { try await ReservationRepository.claimForVoiding(rsvId: rsvId, on: $0) })
+            #expect(try await service.store.transaction { try await ReservationRepository.completePayment(rsvId: rsvId, on: $0) } == false)
+        } else {
+            #expect(try await service.store.transaction { try await ReservationRepository.completePayment(rsvId: rsvId, on: $0) })
+            #expect(try await service.store.transaction { try await ReservationRepository.claimForVoiding(rsvId: rsvId, on: $0) } == false)
+        }
+    }
+
     @Test func paymentDownMeansNoReservationAndAnImmediateRetryLater() async throws {
         // Nothing listens on port 1.
         let reservation = try await TestService(ReservationService.definition, environment: ["PAYMENT_URL": "http://127.0.0.1:1"])
