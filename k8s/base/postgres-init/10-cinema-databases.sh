@@ -1,0 +1,13 @@
+#!/bin/bash
+# Run by the postgres image once, when its data directory is empty: the role the services log in
+# with (from the Secret postgres-credentials) and one database per service on PostgreSQL, owned by
+# that role. The names reach SQL as psql variables, quoted by psql, never pasted into the text.
+set -euo pipefail
+psql --set=ON_ERROR_STOP=1 --username "$POSTGRES_USER" --dbname postgres \
+    --set=app_user="$CINEMA_DB_USER" --set=app_password="$CINEMA_DB_PASSWORD" <<'SQL'
+CREATE ROLE :"app_user" LOGIN PASSWORD :'app_password';
+CREATE DATABASE payment OWNER :"app_user";
+CREATE DATABASE reservation OWNER :"app_user";
+CREATE DATABASE movie OWNER :"app_user";
+CREATE DATABASE message OWNER :"app_user";
+SQL
