@@ -21,6 +21,7 @@ START_TARGETS := $(addprefix start-,$(SERVICES))
 STOP_TARGETS := $(addprefix stop-,$(SERVICES))
 
 .PHONY: help setup build broker broker-stop up down status logs events dlt dlt-replay rebuild-view postgres postgres-stop test drills lint format clean distclean \
+	k8s-check \
 	$(START_TARGETS) $(STOP_TARGETS)
 
 help:
@@ -41,6 +42,7 @@ help:
 	@echo "make drills         the reliability drills against the real system; prints the figures and writes them"
 	@echo "                    into RELIABILITY.md (DRILLS=fast for the subset CI runs, default full)"
 	@echo "make lint           swift format lint --strict (the style in .swift-format);  make format fixes it"
+	@echo "make k8s-check      render k8s/ (kustomize), validate, lint, test it against the code and the running processes"
 	@echo "make clean          stop everything and remove .run;  make distclean also removes .tools"
 
 setup:
@@ -129,6 +131,10 @@ drills: setup
 	@status=0; $(TEST_ENV) CINEMA_DRILLS=$(DRILLS) CINEMA_DRILL_FIGURES=$(DRILL_FIGURES) \
 		swift test --skip-build --filter 'Drills|HostileInputTests' || status=$$?; \
 	CINEMA_DRILLS=$(DRILLS) python3 scripts/drill-table.py $(DRILL_FIGURES) RELIABILITY.md; exit $$status
+
+# The Kubernetes manifests, without a cluster (scripts/k8s-check.sh says what is checked).
+k8s-check:
+	@bash scripts/k8s-check.sh
 
 clean:
 	@bash scripts/cinema.sh down
