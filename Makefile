@@ -21,7 +21,7 @@ START_TARGETS := $(addprefix start-,$(SERVICES))
 STOP_TARGETS := $(addprefix stop-,$(SERVICES))
 
 .PHONY: help setup build broker broker-stop up down status logs events dlt dlt-replay rebuild-view postgres postgres-stop test drills lint format clean distclean \
-	k8s-check \
+	image-build-check k8s-check \
 	$(START_TARGETS) $(STOP_TARGETS)
 
 help:
@@ -42,6 +42,7 @@ help:
 	@echo "make drills         the reliability drills against the real system; prints the figures and writes them"
 	@echo "                    into RELIABILITY.md (DRILLS=fast for the subset CI runs, default full)"
 	@echo "make lint           swift format lint --strict (the style in .swift-format);  make format fixes it"
+	@echo "make image-build-check  the image's build script (release binaries into .build/dist) + Dockerfile check"
 	@echo "make k8s-check      render k8s/ (kustomize), validate, lint, test it against the code and the running processes"
 	@echo "make clean          stop everything and remove .run;  make distclean also removes .tools"
 
@@ -131,6 +132,12 @@ drills: setup
 	@status=0; $(TEST_ENV) CINEMA_DRILLS=$(DRILLS) CINEMA_DRILL_FIGURES=$(DRILL_FIGURES) \
 		swift test --skip-build --filter 'Drills|HostileInputTests' || status=$$?; \
 	CINEMA_DRILLS=$(DRILLS) python3 scripts/drill-table.py $(DRILL_FIGURES) RELIABILITY.md; exit $$status
+
+# The container image's build, without Docker: the script the Dockerfile's build stage runs, then
+# a check that the Dockerfile matches the tree and installs what the binaries need.
+image-build-check: setup
+	bash scripts/build-release.sh $(ROOT)/.build/dist
+	python3 scripts/dockerfile-check.py --runtime-packages $(ROOT)/.build/dist/runtime-packages
 
 # The Kubernetes manifests, without a cluster (scripts/k8s-check.sh says what is checked).
 k8s-check:
