@@ -16,9 +16,11 @@ Static, on every rendered file:
   security settings, requests and limits, a Service and a PDB per Deployment, HPAs (autoscaling/v2
   with a behavior) for gateway and reservation, no literal database password.
 With --probes, on the first file:
-  (c) starts the broker (Tansu) and the six processes as the manifests configure them (addresses
-      made local), GETs every probe path until each answers 200, then stops them with SIGTERM and
-      checks each exits within SHUTDOWN_TIMEOUT_SECONDS.
+  (c) starts the broker (Tansu), a private PostgreSQL (scripts/postgres.sh) with the databases the
+      DATABASE_URLs name, and the six processes as the manifests configure them (addresses made
+      local, the rest as rendered: the URLs' user, database and sslmode, the ConfigMap), GETs every
+      probe path until each answers 200, then stops them with SIGTERM and checks each exits within
+      SHUTDOWN_TIMEOUT_SECONDS.
 A self-test first makes sure (a), (b) and the grace-period check catch what they are for.
 """
 
@@ -34,27 +36,18 @@ import sys
 import tempfile
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 
 import yaml
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
-# Names the manifests may set before the code that reads them is merged (parallel work). Each is
-# reported once the code reads it, so the entry can go.
+# Names the manifests may set before the code that reads them is merged (work in parallel
+# branches). A name here that the code reads is reported, so that its entry goes. The payment
+# breaker's settings and DATABASE_URL were here until their branches were merged.
 PENDING = {
-    # reservation's payment call timeout and circuit breaker (the breaker work).
-    "PAYMENT_CALL_TIMEOUT_MS": "payment circuit breaker",
-    "PAYMENT_BREAKER_WINDOW_SIZE": "payment circuit breaker",
-    "PAYMENT_BREAKER_MINIMUM_CALLS": "payment circuit breaker",
-    "PAYMENT_BREAKER_FAILURE_RATE_PERCENT": "payment circuit breaker",
-    "PAYMENT_BREAKER_SLOW_CALL_RATE_PERCENT": "payment circuit breaker",
-    "PAYMENT_BREAKER_SLOW_CALL_MS": "payment circuit breaker",
-    "PAYMENT_BREAKER_OPEN_SECONDS": "payment circuit breaker",
-    "PAYMENT_BREAKER_HALF_OPEN_CALLS": "payment circuit breaker",
-    # PostgreSQL for the services that share state (the PostgreSQL work).
-    "DATABASE_URL": "PostgreSQL store",
-    # /ready without Kafka in the cluster (proposed with the k8s manifests).
+    # /ready without Kafka in the cluster: proposed with the manifests, not written yet.
     "READY_REQUIRES_KAFKA": "readiness switch",
 }
 
@@ -484,7 +477,11 @@ def run_probes(docs, code):
     broker_port = free_port()
     broker = f"127.0.0.1:{broker_port}"
     work = tempfile.mkdtemp(prefix="k8s-check-")
+    # PostgreSQL refuses to run as root; scripts/postgres.sh then runs it as nobody, which must be
+    # able to reach its folder in here.
+    os.chmod(work, 0o711)
     processes, problems = {}, []
+    postgres = None
     base_env = {k: v for k, v in os.environ.items() if not k.startswith(("KAFKA_", "DATABASE_", "GATEWAY_"))}
     base_env["LD_LIBRARY_PATH"] = os.path.join(tools, "lib") + (":" + os.environ["LD_LIBRARY_PATH"] if os.environ.get("LD_LIBRARY_PATH") else "")
     try:
@@ -502,7 +499,8 @@ def run_probes(docs, code):
                 break
             except OSError:
                 if time.monotonic() > deadline or processes["broker"].poll() is not None:
-                    return [f"(c) the broker did not start (log {work}/broker.log)"]
+                    problems.append(f"(c) the broker did not start (log {work}/broker.log)")
+                    return problems
                 time.sleep(0.2)
         settings = route_config_map(docs)
         for topic in (settings.get("KAFKA_TOPIC", "cinema"), settings.get("KAFKA_DLT_TOPIC", "cinema.DLT")):
@@ -512,17 +510,37 @@ def run_probes(docs, code):
             )
 
         routes = {f"{prefix}_URL": f"http://127.0.0.1:{ports[name]}" for name, prefix, _ in code.upstreams}
+        environments = {
+            executable_of(c): resolved_env(docs, c, f"{d['metadata']['name']}-k8s-check") for d, c in deployments
+        }
+        databases = sorted({
+            urllib.parse.urlsplit(env["DATABASE_URL"]).path.lstrip("/") for env in environments.values() if env.get("DATABASE_URL")
+        })
+        if databases:
+            postgres = {**os.environ, "PG_DIR": os.path.join(work, "postgres"), "PG_PORT": str(free_port())}
+            for command in (["start"], ["createdb", *databases]):
+                result = subprocess.run(
+                    ["bash", os.path.join(ROOT, "scripts", "postgres.sh"), *command],
+                    env=postgres, capture_output=True, text=True, timeout=120,
+                )
+                if result.returncode != 0:
+                    problems.append(f"(c) scripts/postgres.sh {command[0]} failed: {(result.stderr or result.stdout).strip()}")
+                    return problems
+            print(f"k8s-test: (c) PostgreSQL on 127.0.0.1:{postgres['PG_PORT']} with databases {', '.join(databases)}")
         for deployment, container in deployments:
             executable = executable_of(container)
-            env = resolved_env(docs, container, f"{deployment['metadata']['name']}-k8s-check")
+            env = environments[executable]
             local = {"HOST": "127.0.0.1", "PORT": str(ports[executable]), "KAFKA_BROKERS": broker}
             local.update({k: v for k, v in routes.items() if k in env})
             if "DATABASE_PATH" in env:
                 local["DATABASE_PATH"] = os.path.join(work, os.path.basename(env["DATABASE_PATH"]))
-            if "DATABASE_URL" in env:
-                # No PostgreSQL here: the process keeps its SQLite file instead.
-                del env["DATABASE_URL"]
-                local["DATABASE_PATH"] = os.path.join(work, f"{executable}.sqlite")
+            if env.get("DATABASE_URL"):
+                # The rendered URL with the private server's address: its user, password (the
+                # placeholder; the server trusts loopback), database and query stay.
+                url = urllib.parse.urlsplit(env["DATABASE_URL"])
+                userinfo = url.netloc.rpartition("@")[0]
+                netloc = f"{userinfo}@127.0.0.1:{postgres['PG_PORT']}"
+                local["DATABASE_URL"] = urllib.parse.urlunsplit(url._replace(netloc=netloc))
             env.update(local)
             log = open(os.path.join(work, f"{executable}.log"), "w")
             processes[executable] = subprocess.Popen(
@@ -570,6 +588,9 @@ def run_probes(docs, code):
             if process.poll() is None:
                 process.kill()
                 process.wait()
+        if postgres:
+            subprocess.run(["bash", os.path.join(ROOT, "scripts", "postgres.sh"), "stop"], env=postgres,
+                           capture_output=True, timeout=60)
         if problems or os.environ.get("K8S_CHECK_KEEP"):
             print(f"k8s-test: (c) logs and databases kept in {work}")
         else:
