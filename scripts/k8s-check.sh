@@ -6,7 +6,8 @@
 #   3. yamllint (settings in .yamllint) on the YAML we write: k8s/, buildspec.yml
 #   4. scripts/k8s-test.py: the manifests against the code (environment variables, routes,
 #      probes, shutdown timing, security), then the probe paths on the six processes started as
-#      the manifests configure them, with a Tansu broker of their own on a free port
+#      the manifests configure them, with a Tansu broker and a PostgreSQL server of their own on
+#      free ports
 # The rendered files stay in .run/k8s/ for a look.
 # Environment: K8S_VENV (.tools/k8s-venv), K8S_VERSION (1.32.0), CINEMA_BIN_DIR (.build/debug;
 #   built when missing), K8S_CHECK_KEEP=1 keeps the processes' logs.
@@ -25,7 +26,7 @@ die() { printf 'k8s-check: ERROR: %s\n' "$*" >&2; exit 1; }
 started=$SECONDS
 
 command -v kubectl >/dev/null || die "kubectl (with kustomize) is needed: see .ci/run"
-# Tansu and the librdkafka it needs, for step 4 (idempotent, quick when present).
+# Tansu, the librdkafka it needs and PostgreSQL, for step 4 (idempotent, quick when present).
 bash scripts/setup.sh >/dev/null
 
 # A venv of its own: Debian's Python refuses pip installs outside one.
