@@ -46,9 +46,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # Names the manifests may set before the code that reads them is merged (work in parallel
 # branches). A name here that the code reads is reported, so that its entry goes. The payment
 # breaker's settings and DATABASE_URL were here until their branches were merged.
-PENDING = {
-    # /ready without Kafka in the cluster: proposed with the manifests, not written yet.
-    "READY_REQUIRES_KAFKA": "readiness switch",
+PENDING: dict[str, str] = {
+    # Names the manifests may set before the code that reads them is merged (none now).
 }
 
 # The Deployments that must scale horizontally.

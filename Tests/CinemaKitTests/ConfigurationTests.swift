@@ -32,6 +32,13 @@ import Testing
         #expect(configuration.port == 9000)
     }
 
+    @Test(arguments: [(nil, true), ("false", false), ("0", false), ("TRUE", true), ("", true)] as [(String?, Bool)])
+    func readinessRequiresKafkaUnlessTold(setting: String?, expected: Bool) throws {
+        let environment = setting.map { ["READY_REQUIRES_KAFKA": $0] } ?? [:]
+        #expect(
+            try ServiceConfiguration.fromEnvironment(serviceName: "movie", defaultPort: 8082, environment).readyRequiresKafka == expected)
+    }
+
     @Test func theConsumerGroupIsTheServiceUnlessNamed() throws {
         #expect(try ServiceConfiguration.fromEnvironment(serviceName: "viewpage", defaultPort: 8085, [:]).consumerGroup == "viewpage")
         let rebuild = try ServiceConfiguration.fromEnvironment(
@@ -41,7 +48,7 @@ import Testing
 
     @Test(arguments: [
         ["PORT": "70000"], ["PORT": "http"], ["LOG_LEVEL": "loud"], ["KAFKA_GROUP_ID": ""], ["KAFKA_GROUP_ID": "two words"],
-        ["KAFKA_GROUP_ID": String(repeating: "g", count: 256)],
+        ["KAFKA_GROUP_ID": String(repeating: "g", count: 256)], ["READY_REQUIRES_KAFKA": "maybe"],
     ])
     func unusableSettingsAreRefusedNamingThem(environment: [String: String]) {
         #expect(throws: (any Error).self) {

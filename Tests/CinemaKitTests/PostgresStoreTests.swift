@@ -57,6 +57,38 @@ struct PostgresStoreTests {
         await other.close()
     }
 
+    /// Read, change, write back, from two replicas at once: no change is lost.
+    @Test func concurrentReadModifyWritesLoseNothing() async throws {
+        let counter = [
+            SchemaStep("create table counter") { database in
+                try await database.create(table: "counter").ifNotExists()
+                    .column("id", type: .bigint, .primaryKey(autoIncrement: false)).column("value", type: .bigint, .notNull).run()
+                try await database.raw("INSERT INTO counter (id, value) VALUES (1, 0) ON CONFLICT DO NOTHING").run()
+            }
+        ]
+        let (first, second) = try await twoReplicas(schema: counter)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for index in 0..<30 {
+                let replica = index.isMultiple(of: 2) ? first : second
+                group.addTask {
+                    try await replica.transaction { database in
+                        let value =
+                            try await database.select().column("value").from("counter")
+                            .first(decodingColumn: "value", as: Int64.self) ?? 0
+                        try await database.update("counter").set("value", to: SQLBind(value + 1)).run()
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+        let value = try await first.read { database in
+            try await database.select().column("value").from("counter").first(decodingColumn: "value", as: Int64.self)
+        }
+        #expect(value == 30)
+        await first.close()
+        await second.close()
+    }
+
     @Test func onlyOneReplicaLeadsAtATime() async throws {
         let (first, second) = try await twoReplicas()
         let tally = LeaderTally()

@@ -109,7 +109,11 @@ public final class OutboxRelay: Service {
     /// Waits until every outbox row up to `seq` has been acknowledged by the broker (or parked);
     /// false on timeout. The rows may go out through another replica's relay: then only the
     /// database knows, so it is asked between short waits for this relay's own progress.
+    /// No wait at all while no broker answers: the caller would only be slowed down by an
+    /// outage its write is safe from (and a payment call slowed so would open the reservation
+    /// side's circuit breaker, refusing writes the outbox could take).
     public func waitUntilPublished(through seq: Int64, timeout: Duration) async -> Bool {
+        guard await publisher.isConnected() else { return false }
         let deadline = ContinuousClock.now + timeout
         while true {
             let slice = min(.milliseconds(50), deadline - .now)

@@ -63,10 +63,30 @@ public final class PostgresStore: Store {
         }
     }
 
+    /// SERIALIZABLE, retried when PostgreSQL detects a conflict: the repositories read a row,
+    /// change it and write it back (a movie's seats, a review count), and two replicas, or two
+    /// requests in one, doing so at once must not lose one of the changes. SQLite gets the same
+    /// guarantee from its single writer. `body` may run again: it only touches the database.
     public func transaction<Result: Sendable>(
         _ body: @Sendable (any SQLDatabase) async throws -> Result
     ) async throws -> Result {
-        try await unitOfWork(begin: "BEGIN", body)
+        var attempt = 1
+        while true {
+            do {
+                return try await unitOfWork(begin: "BEGIN ISOLATION LEVEL SERIALIZABLE", body)
+            } catch let error as PSQLError where Self.isConflict(error) && attempt < Self.conflictAttempts {
+                attempt += 1
+                // Spread the retries, so the transactions that collided do not collide again.
+                try await Task.sleep(for: .milliseconds(Int.random(in: 1...(10 * attempt))))
+            }
+        }
+    }
+
+    static let conflictAttempts = 8
+
+    /// serialization_failure and deadlock_detected: nothing was written, the work can be redone.
+    static func isConflict(_ error: PSQLError) -> Bool {
+        ["40001", "40P01"].contains(error.serverInfo?[.sqlState] ?? "")
     }
 
     /// One snapshot for every statement in `body` (READ COMMITTED would give each its own).

@@ -19,6 +19,9 @@ public struct ServiceConfiguration: Sendable {
     /// `DATABASE_URL` (`postgres://…`): the service keeps its state in PostgreSQL, shared by its
     /// replicas, instead of the SQLite file at `databasePath`.
     public var databaseURL: String?
+    /// Whether `/ready` fails while Kafka does (`READY_REQUIRES_KAFKA`, default true). false in a
+    /// cluster: writes wait safely in the outbox, and a broker outage must not empty every Service.
+    public var readyRequiresKafka: Bool
     public var logLevel: Logger.Level
     /// How long a shutdown may take before the process exits regardless (`SHUTDOWN_TIMEOUT_SECONDS`).
     public var shutdownTimeout: Duration
@@ -34,7 +37,7 @@ public struct ServiceConfiguration: Sendable {
     public init(
         serviceName: String, host: String = "127.0.0.1", port: Int, kafkaBrokers: String = "127.0.0.1:9092",
         topic: String = "cinema", deadLetterTopic: String? = nil, consumerGroup: String? = nil, databasePath: String,
-        databaseURL: String? = nil, logLevel: Logger.Level = .info,
+        databaseURL: String? = nil, readyRequiresKafka: Bool = true, logLevel: Logger.Level = .info,
         shutdownTimeout: Duration = .seconds(10),
         kafkaProperties: [String: String] = [:], producerProperties: [String: String] = [:],
         consumerProperties: [String: String] = [:], environment: [String: String] = [:]
@@ -48,6 +51,7 @@ public struct ServiceConfiguration: Sendable {
         self.consumerGroup = consumerGroup ?? serviceName
         self.databasePath = databasePath
         self.databaseURL = databaseURL
+        self.readyRequiresKafka = readyRequiresKafka
         self.logLevel = logLevel
         self.shutdownTimeout = shutdownTimeout
         self.kafkaProperties = kafkaProperties
@@ -77,6 +81,7 @@ public struct ServiceConfiguration: Sendable {
             consumerGroup: try consumerGroup(environment["KAFKA_GROUP_ID"]),
             databasePath: environment["DATABASE_PATH"] ?? "data/\(serviceName).sqlite",
             databaseURL: environment["DATABASE_URL"].flatMap { $0.isEmpty ? nil : $0 },
+            readyRequiresKafka: try flag("READY_REQUIRES_KAFKA", environment["READY_REQUIRES_KAFKA"], default: true),
             logLevel: try Observability.logLevel(environment["LOG_LEVEL"]),
             shutdownTimeout: try ShutdownDeadline.timeout(fromEnvironment: environment["SHUTDOWN_TIMEOUT_SECONDS"]),
             kafkaProperties: kafkaProperties(withPrefix: "KAFKA_PROPERTY_", in: environment),
@@ -84,6 +89,15 @@ public struct ServiceConfiguration: Sendable {
             consumerProperties: kafkaProperties(withPrefix: "KAFKA_CONSUMER_PROPERTY_", in: environment),
             environment: environment
         )
+    }
+
+    static func flag(_ name: String, _ text: String?, default defaultValue: Bool) throws -> Bool {
+        switch text?.trimmingCharacters(in: .whitespaces).lowercased() {
+        case nil, "": return defaultValue
+        case "true", "1", "yes": return true
+        case "false", "0", "no": return false
+        case let other?: throw ConfigurationError("\(name) must be true or false, got \"\(other)\"")
+        }
     }
 
     /// Kafka takes any non-empty group id up to 255 characters; spaces and controls would only

@@ -105,15 +105,21 @@ public enum ServiceRuntime {
 
         let environment = ServiceEnvironment(persistence: persistence, configuration: configuration, logger: logger)
         let components = try definition.components(environment)
+        let kafkaChecks: [(name: String, check: Readiness.Check)] = [
+            ("kafkaProducer", { await producer.isConnected() }),
+            ("kafkaConsumer", { await consumer.isConnected() }),
+            ("outbox", { relay.isFlowing() }),
+        ]
+        // READY_REQUIRES_KAFKA=false (the cluster): a broker outage shows in /ready's details, in
+        // /metrics and in the logs, but leaves the pods in their Services; writes wait in the outbox.
+        let kafkaDetails: [(name: String, detail: Readiness.Detail)] = kafkaChecks.map { name, check in
+            (name, { await check() ? "UP" : "DOWN" })
+        }
+        let databaseCheck: Readiness.Check = { await store.isHealthy() }
         let readiness = Readiness(
-            checks: [
-                ("database", { await store.isHealthy() }),
-                ("kafkaProducer", { await producer.isConnected() }),
-                ("kafkaConsumer", { await consumer.isConnected() }),
-                ("outbox", { relay.isFlowing() }),
-            ],
+            checks: [("database", databaseCheck)] + (configuration.readyRequiresKafka ? kafkaChecks : []),
             // What a service shows beside the checks (reservation: its payment circuit breaker).
-            details: components.readinessDetails
+            details: (configuration.readyRequiresKafka ? [] : kafkaDetails) + components.readinessDetails
         )
         let router = buildRouter(service: definition.name, routes: components.routes, readiness: readiness, metrics: metrics)
         let http = Application(

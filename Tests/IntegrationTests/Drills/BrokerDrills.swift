@@ -23,6 +23,8 @@ extension Drills {
                 try await Task.sleep(for: Self.freeze)
                 cluster.freezeBroker(false)
             }
+            // Writes are accepted while the broker is frozen: they wait in the outboxes.
+            #expect(frozen.acceptedIds.count == count, "refused while the broker was frozen: \(frozen.refused)")
             try await settleAndRecord(
                 cluster, drill: "(f) broker frozen (SIGSTOP) \(Self.freeze) during \(count) reservations",
                 burst: frozen, reservedBefore: reservedBefore, started: started
@@ -39,6 +41,7 @@ extension Drills {
                 try await Task.sleep(for: Self.brokerOutage)
                 try await cluster.startBroker()
             }
+            #expect(killed.acceptedIds.count == count, "refused while the broker was dead: \(killed.refused)")
             try await settleAndRecord(
                 cluster, drill: "(g) broker killed (-9), started again after \(Self.brokerOutage), during \(count) reservations",
                 burst: killed, reservedBefore: reservedBefore, started: started
