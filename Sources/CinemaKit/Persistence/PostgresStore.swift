@@ -76,13 +76,15 @@ public final class PostgresStore: Store {
                 return try await unitOfWork(begin: "BEGIN ISOLATION LEVEL SERIALIZABLE", body)
             } catch let error as PSQLError where Self.isConflict(error) && attempt < Self.conflictAttempts {
                 attempt += 1
-                // Spread the retries, so the transactions that collided do not collide again.
-                try await Task.sleep(for: .milliseconds(Int.random(in: 1...(10 * attempt))))
+                // Spread the retries, so the transactions that collided do not collide again
+                // (jittered, growing, capped at 200 ms).
+                try await Task.sleep(for: .milliseconds(Int.random(in: 1...min(200, 5 * attempt * attempt))))
             }
         }
     }
 
-    static let conflictAttempts = 8
+    /// Enough for a hot row under heavy contention (each round, one of the colliding commits).
+    static let conflictAttempts = 50
 
     /// serialization_failure and deadlock_detected: nothing was written, the work can be redone.
     static func isConflict(_ error: PSQLError) -> Bool {
