@@ -116,23 +116,8 @@ public final class PostgresStore: Store {
     ) async throws -> Result {
         guard !isClosed.withLock({ $0 }) else { throw StoreError.closed }
         return try await client.withConnection { connection in
-            let database = connection.sql()
-            try await database.raw(SQLQueryString(begin)).run()
-            do {
-                let result = try await body(database)
-                try await Self.finish("COMMIT", on: database)
-                return result
-            } catch {
-                try? await Self.finish("ROLLBACK", on: database)
-                throw error
-            }
+            try await connection.sql().inTransaction(begin: begin, body)
         }
-    }
-
-    /// Ends the transaction even for a cancelled caller: the connection goes back to the pool,
-    /// and must not go back inside a transaction.
-    private static func finish(_ statement: String, on database: any SQLDatabase) async throws {
-        try await Task { try await database.raw(SQLQueryString(statement)).run() }.value
     }
 
     public func isHealthy() async -> Bool {

@@ -59,23 +59,8 @@ public final class SQLiteStore: Store {
         let database = self.database
         return try await lock.withLock {
             guard !isClosed.withLock({ $0 }) else { throw StoreError.closed }
-            try await database.raw(SQLQueryString(begin)).run()
-            do {
-                let result = try await body(database)
-                try await Self.finish("COMMIT", on: database)
-                return result
-            } catch {
-                try? await Self.finish("ROLLBACK", on: database)
-                throw error
-            }
+            return try await database.inTransaction(begin: begin, body)
         }
-    }
-
-    /// Ends the transaction even when the calling task is cancelled: SQLiteNIO refuses to run a
-    /// statement for a cancelled task, and a skipped ROLLBACK would leave the shared connection
-    /// inside the transaction, failing every later BEGIN.
-    private static func finish(_ statement: String, on database: any SQLDatabase) async throws {
-        try await Task { try await database.raw(SQLQueryString(statement)).run() }.value
     }
 
     public func isHealthy() async -> Bool {

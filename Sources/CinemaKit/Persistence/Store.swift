@@ -34,6 +34,31 @@ extension Store {
     }
 }
 
+extension SQLDatabase {
+    /// Runs `body` between `begin` and COMMIT, or ROLLBACK when it throws: the one transaction
+    /// frame both stores use on the session they hold. COMMIT and ROLLBACK run even when the
+    /// calling task is cancelled (SQLiteNIO refuses statements for a cancelled task), since a
+    /// skipped ROLLBACK would leave the session inside the transaction: SQLite's one connection
+    /// failing every later BEGIN, or a pooled PostgreSQL connection returned mid-transaction.
+    func inTransaction<Result: Sendable>(
+        begin: String, _ body: @Sendable (any SQLDatabase) async throws -> Result
+    ) async throws -> Result {
+        try await raw(SQLQueryString(begin)).run()
+        do {
+            let result = try await body(self)
+            try await finish("COMMIT")
+            return result
+        } catch {
+            try? await finish("ROLLBACK")
+            throw error
+        }
+    }
+
+    private func finish(_ statement: String) async throws {
+        try await Task { try await self.raw(SQLQueryString(statement)).run() }.value
+    }
+}
+
 /// One versioned step of a schema (a migration), named for the ledger: each database records the
 /// steps it has applied (`schema_migration`) and applies, at start-up, in order, in one
 /// transaction, only the ones it has not. Steps are also written to be idempotent (`IF NOT
