@@ -94,7 +94,7 @@ struct KitModule {
         .init(name: "CinemaProcess", dependencies: [.logging, .metrics, .prometheus, .serviceLifecycle], hasTests: false),
         // HTTP plumbing: JSON errors, HAL, paging, request fields, probe routes, header names.
         .init(
-            name: "CinemaHTTP", dependencies: ["CinemaJSON", .hummingbird, .httpTypes, .logging, .prometheus],
+            name: "CinemaHTTP", dependencies: ["CinemaJSON", .hummingbird, .httpTypes, .logging, .prometheus, .serviceLifecycle],
             testDependencies: [.hummingbirdTesting]),
         // What a service is made of: domain errors, the store, outbox/inbox, consumer, relay, runtime.
         .init(
@@ -147,6 +147,7 @@ struct CinemaService {
     let executable: String
     var extraDependencies: [Target.Dependency] = []
     var extraTestDependencies: [Target.Dependency] = []
+    var resources: [Resource]? = nil
 
     static let all: [CinemaService] = [
         .init(library: "MovieService", executable: "movie"),
@@ -158,7 +159,12 @@ struct CinemaService {
             extraTestDependencies: ["PaymentService", "MovieService"]
         ),
         .init(library: "MessageService", executable: "message"),
-        .init(library: "ViewpageService", executable: "viewpage"),
+        // The dashboard's page, script and style are real files shipped as the target's resources (the bundle is
+        // looked up beside the binary without `Bundle.module`, and scripts/build-release.sh ships it with the binaries);
+        // it asks each service's /ready over HTTP.
+        .init(
+            library: "ViewpageService", executable: "viewpage",
+            extraDependencies: [.serviceLifecycle] + Target.Dependency.httpClientStack, resources: [.copy("Dashboard")]),
     ]
 
     static let kit: [Target.Dependency] = ["CinemaKit", "CinemaEvents", "CinemaHTTP", "CinemaJSON"]
@@ -168,6 +174,7 @@ struct CinemaService {
             .target(
                 name: library,
                 dependencies: Self.kit + [.hummingbird, .sqlKit, .logging] + extraDependencies,
+                resources: resources,
                 swiftSettings: sharedSwiftSettings
             ),
             .executableTarget(

@@ -90,6 +90,8 @@ func buildGatewayRouter(
     // The gateway holds no state: it is ready as soon as it listens. Upstream outages show as 502s
     // per route rather than taking the whole gateway out of a load balancer.
     router.addProbeRoutes(service: "gateway", readiness: .alwaysReady, metrics: metrics)
+    // The dashboard is the gateway's home page; viewpage serves it under /dashboard/.
+    router.get("/") { _, _ in Response(status: .found, headers: [.location: "/dashboard/"]) }
     return router
 }
 

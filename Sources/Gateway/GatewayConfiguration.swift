@@ -76,8 +76,19 @@ public struct GatewayConfiguration: Sendable {
             route("/movieviews", "viewpage", viewpageURL),
             // The original frontend calls the camel-cased path; the service only knows the lower-cased one.
             route("/movieViews", "viewpage", viewpageURL, upstreamPrefix: "/movieviews"),
+            // The dashboard (`/` redirects here): its page, assets, snapshot and health strip are read-only.
+            GatewayRoute(prefix: "/dashboard", upstreamName: "viewpage", upstreams: upstreamInstances(viewpageURL), methods: [.get, .head]),
+            // Its event stream is open as long as a page is: a limit of its own, so that open dashboards never take the
+            // slots (or the pooled connections) of /movieviews.
+            GatewayRoute(
+                prefix: "/dashboard/events", upstreamName: dashboardStreamUpstream, upstreams: upstreamInstances(viewpageURL),
+                methods: [.get], streaming: true),
         ]
     }
+
+    /// The upstream name of the dashboard's event stream (viewpage's `/dashboard/events`), limited on its own:
+    /// `DASHBOARD_STREAM_MAX_CONCURRENT` (default 256 open streams), `DASHBOARD_STREAM_MAX_QUEUED` (default 0).
+    public static let dashboardStreamUpstream = "viewpage-stream"
 
     /// The upstreams of the Cinema routing table: the name used in routes and the environment variables' prefix.
     static let cinemaUpstreams: [(name: String, variablePrefix: String, defaultURL: String)] = [
@@ -136,7 +147,10 @@ public struct GatewayConfiguration: Sendable {
             maxHeaderSize: positiveInteger("GATEWAY_MAX_HEADER_SIZE") ?? defaults.maxHeaderSize,
             idleTimeout: positiveInteger("GATEWAY_IDLE_TIMEOUT_MS").map { .milliseconds($0) } ?? defaults.idleTimeout,
             shedding: .fromEnvironment(
-                env, upstreamVariablePrefixes: cinemaUpstreams.map { ($0.name, $0.variablePrefix) }, logger: logger),
+                env,
+                upstreamVariablePrefixes: cinemaUpstreams.map { ($0.name, $0.variablePrefix) }
+                    + [(dashboardStreamUpstream, "DASHBOARD_STREAM")],
+                logger: logger),
             upstreamRetryInterval: reader.integer("GATEWAY_UPSTREAM_RETRY_MS", atLeast: 1).map { .milliseconds($0) }
                 ?? defaults.upstreamRetryInterval
         )

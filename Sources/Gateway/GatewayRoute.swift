@@ -14,15 +14,22 @@ public struct GatewayRoute: Sendable, Hashable {
     /// The methods forwarded on this route; `nil` forwards every method. Any other method is answered
     /// `405 Method Not Allowed` by the gateway and never reaches the upstream.
     public var methods: Set<HTTPRequest.Method>?
+    /// A route whose answers are long-lived streams (the dashboard's Server-Sent Events): the gateway ends them when it
+    /// shuts down instead of waiting for them. Give such a route an upstream name of its own, so that its own limit
+    /// (and its share of the connection pool) is what open streams use up, not the limit of the upstream's other routes.
+    public var streaming: Bool
 
     public init(
         prefix: String,
         upstreamName: String,
         upstream: String,
         upstreamPrefix: String? = nil,
-        methods: Set<HTTPRequest.Method>? = nil
+        methods: Set<HTTPRequest.Method>? = nil,
+        streaming: Bool = false
     ) {
-        self.init(prefix: prefix, upstreamName: upstreamName, upstreams: [upstream], upstreamPrefix: upstreamPrefix, methods: methods)
+        self.init(
+            prefix: prefix, upstreamName: upstreamName, upstreams: [upstream], upstreamPrefix: upstreamPrefix, methods: methods,
+            streaming: streaming)
     }
 
     /// A route over several instances of one upstream. Duplicates (after trailing slashes are trimmed) are dropped:
@@ -32,8 +39,10 @@ public struct GatewayRoute: Sendable, Hashable {
         upstreamName: String,
         upstreams: [String],
         upstreamPrefix: String? = nil,
-        methods: Set<HTTPRequest.Method>? = nil
+        methods: Set<HTTPRequest.Method>? = nil,
+        streaming: Bool = false
     ) {
+        self.streaming = streaming
         self.prefix = Self.trimmingTrailingSlashes(prefix)
         self.upstreamName = upstreamName
         var seen: Set<String> = []

@@ -26,8 +26,17 @@ public struct LoadSheddingConfiguration: Sendable, Hashable {
     /// The `Retry-After` of a refused request, in seconds.
     public var retryAfterSeconds: Int
 
+    /// Built-in limits of upstreams that differ from the defaults: the dashboard's streams stay open for as long as a
+    /// page is, so many may be open, none waits (a browser retries by itself), and they never count against viewpage's
+    /// own limit.
+    public static let builtInUpstreamLimits: [String: UpstreamLimits] = [
+        GatewayConfiguration.dashboardStreamUpstream: UpstreamLimits(maxConcurrent: 256, maxQueued: 0)
+    ]
+
     public init(
-        defaultLimits: UpstreamLimits = UpstreamLimits(), upstreamLimits: [String: UpstreamLimits] = [:], retryAfterSeconds: Int = 1
+        defaultLimits: UpstreamLimits = UpstreamLimits(),
+        upstreamLimits: [String: UpstreamLimits] = LoadSheddingConfiguration.builtInUpstreamLimits,
+        retryAfterSeconds: Int = 1
     ) {
         self.defaultLimits = defaultLimits
         self.upstreamLimits = upstreamLimits
@@ -58,10 +67,11 @@ public struct LoadSheddingConfiguration: Sendable, Hashable {
         var upstreamLimits: [String: UpstreamLimits] = [:]
         for upstream in upstreamVariablePrefixes {
             let prefix = upstream.variablePrefix
+            let base = builtInUpstreamLimits[upstream.name] ?? defaults
             let limits = UpstreamLimits(
-                maxConcurrent: reader.integer("\(prefix)_MAX_CONCURRENT", atLeast: 1) ?? defaults.maxConcurrent,
-                maxQueued: reader.integer("\(prefix)_MAX_QUEUED", atLeast: 0) ?? defaults.maxQueued,
-                queueTimeout: reader.integer("\(prefix)_QUEUE_TIMEOUT_MS", atLeast: 1).map { .milliseconds($0) } ?? defaults.queueTimeout
+                maxConcurrent: reader.integer("\(prefix)_MAX_CONCURRENT", atLeast: 1) ?? base.maxConcurrent,
+                maxQueued: reader.integer("\(prefix)_MAX_QUEUED", atLeast: 0) ?? base.maxQueued,
+                queueTimeout: reader.integer("\(prefix)_QUEUE_TIMEOUT_MS", atLeast: 1).map { .milliseconds($0) } ?? base.queueTimeout
             )
             if limits != defaults { upstreamLimits[upstream.name] = limits }
         }

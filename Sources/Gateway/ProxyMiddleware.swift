@@ -6,6 +6,7 @@ import Logging
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+import ServiceLifecycle
 
 /// Forwards requests whose path matches a route to one of that route's upstream instances and streams the answer
 /// back; everything else goes on to the router (`/health`, or the 404). Each upstream takes only so many requests at a
@@ -157,8 +158,15 @@ struct ProxyMiddleware<Context: ClientInputRequestContext>: RouterMiddleware {
             Response(
                 status: status,
                 headers: ForwardedHeaders.downstreamHeaders(from: upstreamResponse.headers),
-                body: ResponseBody(asyncSequence: upstreamResponse.body).closing(gate).releasing(permit).releasing(lease)
+                body: self.body(of: upstreamResponse, route: route).closing(gate).releasing(permit).releasing(lease)
             ))
+    }
+
+    /// The upstream's body, passed on chunk by chunk as it arrives (never buffered). A stream (the dashboard's events)
+    /// ends when the gateway shuts down gracefully: the browser reconnects elsewhere, and the stop is not held up.
+    private func body(of upstreamResponse: HTTPClientResponse, route: GatewayRoute) -> ResponseBody {
+        guard route.streaming else { return ResponseBody(asyncSequence: upstreamResponse.body) }
+        return ResponseBody(asyncSequence: upstreamResponse.body.cancelOnGracefulShutdown())
     }
 
     /// A slot of the route's upstream, or the 503 that says it is overloaded. `nil` for an upstream without a limiter.

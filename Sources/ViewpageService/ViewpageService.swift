@@ -1,6 +1,10 @@
 public import CinemaKit
+import CinemaHTTP
+import Foundation
+import Logging
+import ServiceLifecycle
 
-/// The viewpage service: the one-screen read model (port 8085, consumer group `viewpage`).
+/// The viewpage service: the one-screen read model (port 8085, consumer group `viewpage`), and the live dashboard on it.
 public enum ViewpageService {
     public static let definition = ServiceDefinition(
         name: "viewpage",
@@ -8,6 +12,43 @@ public enum ViewpageService {
         schema: MovieViewRepository.schema,
         policies: ViewpagePolicies.handlers
     ) { environment in
-        ServiceComponents(routes: [MovieViewController(persistence: environment.persistence).endpoints])
+        let stream = DashboardStream(persistence: environment.persistence, handledTypes: ViewpagePolicies.handlers.eventTypes)
+        let dashboard = DashboardController(
+            stream: stream, assets: StaticAssets(directory: dashboardDirectory(environment.configuration.environment)),
+            health: .fromEnvironment(environment.configuration.environment, ownPort: environment.configuration.port)
+        )
+        if dashboard.assets.assets.isEmpty {
+            environment.logger.warning("dashboard assets not found; /dashboard/ answers 404", metadata: ["dashboard.directory": "\(dashboard.assets.directory?.path ?? "none")"])
+        }
+        return ServiceComponents(
+            routes: [MovieViewController(persistence: environment.persistence).endpoints, dashboard.endpoints],
+            backgroundServices: [DashboardHeartbeat(hub: stream.hub)],
+            messageObserver: { message, outcome in await stream.observe(message, outcome: outcome) }
+        )
+    }
+
+    /// `DASHBOARD_ASSETS_DIR`, else the SwiftPM resource bundle beside the binary (also what the image carries), else
+    /// the source tree (tests, `swift run`).
+    static func dashboardDirectory(_ environment: [String: String]) -> URL? {
+        StaticAssets.firstDirectory([
+            environment["DASHBOARD_ASSETS_DIR"].map { URL(fileURLWithPath: $0) },
+            StaticAssets.resourceDirectory(package: "cinema", target: "ViewpageService", subdirectory: "Dashboard"),
+            URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Dashboard"),
+        ])
+    }
+}
+
+/// A comment on every open stream through idle periods (proxies and browsers drop silent connections), and the end of
+/// every stream on shutdown.
+struct DashboardHeartbeat: Service {
+    let hub: EventStreamHub
+    var interval: Duration = .seconds(15)
+
+    func run() async throws {
+        while !Task.isShuttingDownGracefully {
+            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) }
+            hub.heartbeat()
+        }
+        hub.finishAll()
     }
 }

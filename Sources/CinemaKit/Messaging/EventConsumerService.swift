@@ -10,12 +10,17 @@ public struct EventConsumerService: Service {
     let processor: EventProcessor
     let deadLetters: any DeadLetterPublisher
     let logger: Logger
+    let observer: MessageObserver?
 
-    public init(consumer: KafkaConsumer, processor: EventProcessor, deadLetters: any DeadLetterPublisher, logger: Logger) {
+    public init(
+        consumer: KafkaConsumer, processor: EventProcessor, deadLetters: any DeadLetterPublisher, logger: Logger,
+        observer: MessageObserver? = nil
+    ) {
         self.consumer = consumer
         self.processor = processor
         self.deadLetters = deadLetters
         self.logger = logger
+        self.observer = observer
     }
 
     public func run() async throws {
@@ -28,7 +33,10 @@ public struct EventConsumerService: Service {
                 topic: message.topic, partition: message.partition, offset: message.offset,
                 key: message.key, value: message.value, headers: headers
             )
-            switch await processor.process(incoming) {
+            let outcome = await processor.process(incoming)
+            // After the commit (an applied event is visible to readers), before the next message.
+            await observer?(incoming, outcome)
+            switch outcome {
             case .abandoned:
                 // Nothing after it may be applied before it: stop here, store nothing.
                 return
@@ -85,3 +93,7 @@ public struct EventConsumerService: Service {
         return false
     }
 }
+
+/// Called with each consumed message and its outcome once that outcome is durable; it must not fail or hold the
+/// consumer long (it runs before the next message).
+public typealias MessageObserver = @Sendable (IncomingMessage, ProcessingOutcome) async -> Void

@@ -36,14 +36,18 @@ public struct ServiceComponents {
     public var routes: [RouteCollection<BasicRequestContext>]
     public var backgroundServices: [any Service]
     public var readinessDetails: [(name: String, detail: Readiness.Detail)]
+    /// Told of every message the consumer read and what became of it, after its transaction committed (viewpage's
+    /// dashboard streams its changes and the latest events from here).
+    public var messageObserver: MessageObserver?
 
     public init(
         routes: [RouteCollection<BasicRequestContext>], backgroundServices: [any Service] = [],
-        readinessDetails: [(name: String, detail: Readiness.Detail)] = []
+        readinessDetails: [(name: String, detail: Readiness.Detail)] = [], messageObserver: MessageObserver? = nil
     ) {
         self.routes = routes
         self.backgroundServices = backgroundServices
         self.readinessDetails = readinessDetails
+        self.messageObserver = messageObserver
     }
 }
 

@@ -100,11 +100,11 @@ public enum ServiceRuntime {
         )
         let processor = EventProcessor(
             persistence: persistence, handlers: definition.policies, logger: logger, group: configuration.consumerGroup)
-        let deadLetters = KafkaDeadLetterPublisher(producer: producer, topic: configuration.deadLetterTopic)
-        let consumerService = EventConsumerService(consumer: consumer, processor: processor, deadLetters: deadLetters, logger: logger)
-
         let environment = ServiceEnvironment(persistence: persistence, configuration: configuration, logger: logger)
         let components = try definition.components(environment)
+        let deadLetters = KafkaDeadLetterPublisher(producer: producer, topic: configuration.deadLetterTopic)
+        let consumerService = EventConsumerService(
+            consumer: consumer, processor: processor, deadLetters: deadLetters, logger: logger, observer: components.messageObserver)
         let kafkaChecks: [(name: String, check: Readiness.Check)] = [
             ("kafkaProducer", { await producer.isConnected() }),
             ("kafkaConsumer", { await consumer.isConnected() }),
