@@ -21,10 +21,8 @@ struct DashboardController: Controller {
         "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 
     func addRoutes(to routes: RouteCollection<BasicRequestContext>) {
-        routes.get("/dashboard") { _, _ in
-            Response(status: .movedPermanently, headers: [.location: "/dashboard/"])
-        }
-        routes.get("/dashboard/") { request, _ in try page("index.html", request) }
+        // The router treats `/dashboard` and `/dashboard/` as one path; the page names its assets absolutely.
+        routes.get("/dashboard") { request, _ in try page("index.html", request) }
         routes.get("/dashboard/events") { request, _ in
             guard let subscription = stream.hub.subscribe(lastEventID: request.headers[HTTPField.Name("Last-Event-ID")!]) else {
                 throw APIError(.serviceUnavailable, "too many open dashboards on this replica", headers: [.retryAfter: "5"])
