@@ -4,6 +4,7 @@
 #   scripts/build-release.sh [OUT_DIR]      (default .build/dist)
 #
 # OUT_DIR/bin/<name>            the executables (movie payment reservation message viewpage gateway)
+# OUT_DIR/bin/*.resources       their SwiftPM resource bundles (viewpage's dashboard page)
 # OUT_DIR/runtime-packages      the Debian/Ubuntu packages their shared libraries come from
 # OUT_DIR/swift-backtrace-static  the toolchain's crash backtracer, for SWIFT_BACKTRACE
 #
@@ -55,6 +56,14 @@ for name in "${EXECUTABLES[@]}"; do
     strip --strip-debug -o "$OUT/bin/$name" "$BIN_PATH/$name"
     chmod 0755 "$OUT/bin/$name"
 done
+# SwiftPM resource bundles (the dashboard's page: cinema_ViewpageService.resources) go beside the
+# binaries, where the services look for them (never through Bundle.module, which would stop a
+# process whose bundle is missing); the image copies OUT_DIR/bin whole.
+for bundle in "$BIN_PATH"/*.resources; do
+    [[ -d "$bundle" ]] && cp -R "$bundle" "$OUT/bin/"
+done
+[[ -f "$OUT/bin/cinema_ViewpageService.resources/Dashboard/index.html" ]] ||
+    die "no dashboard page in $OUT/bin/cinema_ViewpageService.resources after the build"
 # A crash then logs a symbolicated backtrace of every thread instead of a bare signal: the
 # runtime runs this helper (statically linked, 10 MB) when SWIFT_BACKTRACE names it.
 BACKTRACER="$(dirname "$(readlink -f "$(command -v "$SWIFT")")")/../libexec/swift/linux/swift-backtrace-static"

@@ -195,6 +195,15 @@ def main():
         problems.append(
             f"scripts/build-release.sh collects {sorted(collected)}, Package.swift declares {sorted(products)}"
         )
+    # Resource bundles (the dashboard's page) travel inside /dist/bin: the runtime stage must copy
+    # that folder whole, and the build script must put the bundles there.
+    if "resources:" in open(os.path.join(ROOT, "Package.swift")).read():
+        with open(os.path.join(ROOT, "scripts", "build-release.sh")) as f:
+            if ".resources" not in f.read():
+                problems.append("Package.swift declares resources that scripts/build-release.sh does not collect")
+        with open(options.dockerfile) as f:
+            if not re.search(r"^COPY --from=\S+ /dist/bin/ ", f.read(), re.MULTILINE):
+                problems.append("Dockerfile: the runtime stage must copy /dist/bin/ whole (it holds the resource bundles)")
     if not cmd or os.path.basename(cmd[0]) not in products:
         problems.append(f"Dockerfile: the final CMD {cmd} names none of the executables {sorted(products)}")
     if options.runtime_packages:
