@@ -122,7 +122,8 @@ struct KitModule {
                 .serviceLifecycle, .unixSignals,
             ]
                 + Target.Dependency.httpClientStack,
-            testDependencies: [.hummingbirdTesting, .httpTypes, .metrics, .metricsTestKit] + Target.Dependency.httpClientStack
+            testDependencies: [.hummingbirdTesting, .httpTypes, .metrics, .metricsTestKit, .serviceLifecycle]
+                + Target.Dependency.httpClientStack
         ),
     ]
 
