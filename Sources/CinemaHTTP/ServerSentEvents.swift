@@ -1,6 +1,6 @@
 import Foundation
-public import Hummingbird
 public import HTTPTypes
+public import Hummingbird
 import ServiceLifecycle
 import Synchronization
 
@@ -115,14 +115,14 @@ public final class EventStreamHub: Sendable {
             // publication order and makes subscribe's replay and live frames meet without gap or overlap.
             return (event, Self.yield(.event(event), to: &state))
         }
-        overflowed.forEach { $0.finish() }
+        for continuation in overflowed { continuation.finish() }
         return event
     }
 
     /// A comment to every subscriber; a background task calls it through idle periods.
     public func heartbeat() {
         let overflowed = state.withLock { Self.yield(.heartbeat, to: &$0) }
-        overflowed.forEach { $0.finish() }
+        for continuation in overflowed { continuation.finish() }
     }
 
     /// Subscribers whose buffer is full are dropped from the state; their streams are finished by the caller, outside
@@ -179,7 +179,7 @@ public final class EventStreamHub: Sendable {
             defer { state.subscribers = [:] }
             return state.subscribers.values.map(\.continuation)
         }
-        continuations.forEach { $0.finish() }
+        for continuation in continuations { continuation.finish() }
     }
 }
 

@@ -77,7 +77,8 @@ public struct GatewayConfiguration: Sendable {
             // The original frontend calls the camel-cased path; the service only knows the lower-cased one.
             route("/movieViews", "viewpage", viewpageURL, upstreamPrefix: "/movieviews"),
             // The dashboard (`/` redirects here): its page, assets, snapshot and health strip are read-only.
-            GatewayRoute(prefix: "/dashboard", upstreamName: "viewpage", upstreams: upstreamInstances(viewpageURL), methods: [.get, .head]),
+            GatewayRoute(
+                prefix: "/dashboard", upstreamName: "viewpage", upstreams: upstreamInstances(viewpageURL), methods: [.get, .head]),
             // Its event stream is open as long as a page is: a limit of its own, so that open dashboards never take the
             // slots (or the pooled connections) of /movieviews.
             GatewayRoute(

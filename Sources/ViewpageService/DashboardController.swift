@@ -95,7 +95,8 @@ struct HealthProbe: Sendable {
             detail = response.status == .ok ? nil : "\(response.status.code)"
         } catch {
             status = "unreachable"
-            detail = (error as? HTTPClientError) == .deadlineExceeded ? "no answer within \(timeout.nanoseconds / 1_000_000) ms" : "\(error)"
+            detail =
+                (error as? HTTPClientError) == .deadlineExceeded ? "no answer within \(timeout.nanoseconds / 1_000_000) ms" : "\(error)"
         }
         let elapsed = ContinuousClock.now - started
         return .object([

@@ -39,7 +39,8 @@ final class DashboardStream: Sendable {
         let row = try? await persistence.read { try await MovieViewRepository.find(movieId, on: $0) }
         let rowJSON: JSONValue = (try? row.map { try JSONValueEncoder().encode($0) }) ?? .null
         hub.publish(
-            name: "movieview", data: String(decoding: JSONValue.object([("movieId", .integer(movieId)), ("row", rowJSON)]).serialized(), as: UTF8.self))
+            name: "movieview",
+            data: String(decoding: JSONValue.object([("movieId", .integer(movieId)), ("row", rowJSON)]).serialized(), as: UTF8.self))
     }
 
     /// Every row and the latest events, as the page starts or catches up.

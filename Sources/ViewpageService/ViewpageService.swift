@@ -1,5 +1,5 @@
-public import CinemaKit
 import CinemaHTTP
+public import CinemaKit
 import Foundation
 import Logging
 import ServiceLifecycle
@@ -18,7 +18,9 @@ public enum ViewpageService {
             health: .fromEnvironment(environment.configuration.environment, ownPort: environment.configuration.port)
         )
         if dashboard.assets.assets.isEmpty {
-            environment.logger.warning("dashboard assets not found; /dashboard/ answers 404", metadata: ["dashboard.directory": "\(dashboard.assets.directory?.path ?? "none")"])
+            environment.logger.warning(
+                "dashboard assets not found; /dashboard/ answers 404",
+                metadata: ["dashboard.directory": "\(dashboard.assets.directory?.path ?? "none")"])
         }
         return ServiceComponents(
             routes: [MovieViewController(persistence: environment.persistence).endpoints, dashboard.endpoints],

@@ -1,9 +1,10 @@
-@testable import CinemaHTTP
 import Foundation
 import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
 import Testing
+
+@testable import CinemaHTTP
 
 @Suite struct EventStreamHubTests {
     /// The next `count` frames of a stream, failing rather than waiting for ever.
@@ -36,7 +37,8 @@ import Testing
         hub.publish(name: "cinema", data: "two")
         for subscription in [first, second] {
             let frames = try await take(2, from: subscription.frames)
-            #expect(frames == [.event(.init(id: "t-1", name: "movieview", data: "one")), .event(.init(id: "t-2", name: "cinema", data: "two"))])
+            #expect(
+                frames == [.event(.init(id: "t-1", name: "movieview", data: "one")), .event(.init(id: "t-2", name: "cinema", data: "two"))])
         }
     }
 
@@ -124,7 +126,8 @@ import Testing
                 #expect(response.headers[.contentType] == "text/event-stream; charset=utf-8")
                 #expect(
                     String(buffer: response.body)
-                        == "retry: 2000\n\nid: t-0\nevent: snapshot\ndata: {\"rows\":[]}\n\nid: t-1\nevent: movieview\ndata: {\"movieId\":1}\n\n")
+                        == "retry: 2000\n\nid: t-0\nevent: snapshot\ndata: {\"rows\":[]}\n\nid: t-1\nevent: movieview\ndata: {\"movieId\":1}\n\n"
+                )
             }
             try await publisher.value
         }

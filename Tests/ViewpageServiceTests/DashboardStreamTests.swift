@@ -62,7 +62,8 @@ import Testing
         let service = try await TestService(ViewpageService.definition)
         let stream = DashboardStream(persistence: service.persistence, handledTypes: ViewpagePolicies.handlers.eventTypes)
         let subscription = try #require(stream.hub.subscribe(lastEventID: nil))
-        let review = try message(ReviewCreated(Review(reviewId: 1, movieId: 1, content: "x")), headers: [MessageHeader.correlationId: "corr-9"])
+        let review = try message(
+            ReviewCreated(Review(reviewId: 1, movieId: 1, content: "x")), headers: [MessageHeader.correlationId: "corr-9"])
         let outcome = await service.processor.process(review)
         #expect(outcome == .ignored)
         await stream.observe(review, outcome: outcome)
@@ -73,7 +74,10 @@ import Testing
     }
 
     @Test(arguments: [
-        (["traceparent": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", "correlation-id": "c"], "4bf92f3577b34da6a3ce929d0e0e4736"),
+        (
+            ["traceparent": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", "correlation-id": "c"],
+            "4bf92f3577b34da6a3ce929d0e0e4736"
+        ),
         (["traceparent": "00-00000000000000000000000000000000-00f067aa0ba902b7-01", "correlation-id": "c"], "c"),
         (["traceparent": "garbage", "correlation-id": "c"], "c"),
         (["traceparent": "00-4bf92f3577b34da6a3ce929d0e0e47zz-00f067aa0ba902b7-01"], nil),
