@@ -118,7 +118,7 @@ struct KitModule {
         .init(
             name: "Gateway",
             dependencies: [
-                "CinemaHTTP", "CinemaProcess", .hummingbird, .hummingbirdCore, .httpTypes, .logging, .metrics, .prometheus,
+                "CinemaHTTP", "CinemaJSON", "CinemaProcess", .hummingbird, .hummingbirdCore, .httpTypes, .logging, .metrics, .prometheus,
                 .serviceLifecycle, .unixSignals,
             ]
                 + Target.Dependency.httpClientStack,
@@ -161,11 +161,9 @@ struct CinemaService {
         ),
         .init(library: "MessageService", executable: "message"),
         // The dashboard's page, script and style are real files shipped as the target's resources (the bundle is
-        // looked up beside the binary without `Bundle.module`, and scripts/build-release.sh ships it with the binaries);
-        // it asks each service's /ready over HTTP.
+        // looked up beside the binary without `Bundle.module`, and scripts/build-release.sh ships it with the binaries).
         .init(
-            library: "ViewpageService", executable: "viewpage",
-            extraDependencies: [.serviceLifecycle] + Target.Dependency.httpClientStack, resources: [.copy("Dashboard")]),
+            library: "ViewpageService", executable: "viewpage", extraDependencies: [.serviceLifecycle], resources: [.copy("Dashboard")]),
     ]
 
     static let kit: [Target.Dependency] = ["CinemaKit", "CinemaEvents", "CinemaHTTP", "CinemaJSON"]

@@ -1,5 +1,6 @@
 public import AsyncHTTPClient
 import CinemaHTTP
+import CinemaJSON
 import CinemaProcess
 public import Hummingbird
 public import Logging
@@ -92,6 +93,12 @@ func buildGatewayRouter(
     router.addProbeRoutes(service: "gateway", readiness: .alwaysReady, metrics: metrics)
     // The dashboard is the gateway's home page; viewpage serves it under /dashboard/.
     router.get("/") { _, _ in Response(status: .found, headers: [.location: "/dashboard/"]) }
+    let health = ServiceHealth(configuration: configuration, httpClient: httpClient)
+    router.get("/health/services") { _, _ in
+        Response(
+            status: .ok, headers: [.contentType: "application/json", .cacheControl: "no-store"],
+            body: .init(byteBuffer: ByteBuffer(bytes: await health.report().serialized())))
+    }
     return router
 }
 

@@ -22,6 +22,8 @@ public struct GatewayConfiguration: Sendable {
     /// How long an instance of an upstream with several is skipped after it refused a connection; then one request
     /// tries it again.
     public var upstreamRetryInterval: Duration
+    /// How long the readiness strip (`/health/services`) waits for each instance's `/ready`.
+    public var healthTimeout: Duration
 
     public init(
         host: String = "127.0.0.1",
@@ -32,7 +34,8 @@ public struct GatewayConfiguration: Sendable {
         maxHeaderSize: Int = 64 * 1024,
         idleTimeout: Duration = .seconds(60),
         shedding: LoadSheddingConfiguration = LoadSheddingConfiguration(),
-        upstreamRetryInterval: Duration = .seconds(5)
+        upstreamRetryInterval: Duration = .seconds(5),
+        healthTimeout: Duration = .milliseconds(800)
     ) {
         self.host = host
         self.port = port
@@ -43,6 +46,7 @@ public struct GatewayConfiguration: Sendable {
         self.idleTimeout = idleTimeout
         self.shedding = shedding
         self.upstreamRetryInterval = upstreamRetryInterval
+        self.healthTimeout = healthTimeout
     }
 
     /// Methods forwarded per upstream name in the Cinema routing table; upstreams not listed forward every method.
@@ -153,7 +157,8 @@ public struct GatewayConfiguration: Sendable {
                     + [(dashboardStreamUpstream, "DASHBOARD_STREAM")],
                 logger: logger),
             upstreamRetryInterval: reader.integer("GATEWAY_UPSTREAM_RETRY_MS", atLeast: 1).map { .milliseconds($0) }
-                ?? defaults.upstreamRetryInterval
+                ?? defaults.upstreamRetryInterval,
+            healthTimeout: reader.integer("GATEWAY_HEALTH_TIMEOUT_MS", atLeast: 1).map { .milliseconds($0) } ?? defaults.healthTimeout
         )
     }
 

@@ -14,9 +14,7 @@ public enum ViewpageService {
     ) { environment in
         let stream = DashboardStream(persistence: environment.persistence, handledTypes: ViewpagePolicies.handlers.eventTypes)
         let dashboard = DashboardController(
-            stream: stream, assets: StaticAssets(directory: dashboardDirectory(environment.configuration.environment)),
-            health: .fromEnvironment(environment.configuration.environment, ownPort: environment.configuration.port)
-        )
+            stream: stream, assets: StaticAssets(directory: dashboardDirectory(environment.configuration.environment)))
         if dashboard.assets.assets.isEmpty {
             environment.logger.warning(
                 "dashboard assets not found; /dashboard/ answers 404",

@@ -140,6 +140,53 @@ struct DashboardStreamTests {
         }
     }
 
+    /// A service whose `/ready` answers `status`, after `delay`.
+    static func readiness(_ status: HTTPResponse.Status, after delay: Duration = .zero) -> Router<BasicRequestContext> {
+        let router = Router()
+        router.get("/ready") { _, _ in
+            try await Task.sleep(for: delay)
+            return Response(status: status)
+        }
+        return router
+    }
+
+    @Test func theReadinessStripAsksEveryInstanceAndNeverHangs() async throws {
+        let closed = try await closedPort()
+        try await withUpstream(Self.readiness(.ok)) { readyPort in
+            try await withUpstream(Self.readiness(.ok, after: .seconds(5))) { slowPort in
+                try await withUpstream(Self.readiness(.serviceUnavailable)) { notReadyPort in
+                    let environment = [
+                        "MOVIE_URL": "\(url(readyPort)),\(url(notReadyPort))", "PAYMENT_URL": url(slowPort), "RESERVATION_URL": url(closed),
+                        "MESSAGE_URL": url(closed), "VIEWPAGE_URL": url(readyPort), "GATEWAY_HEALTH_TIMEOUT_MS": "300",
+                    ]
+                    try await Self.withRunningGateway(environment) { gateway, _ in
+                        try await withClient { client in
+                            let started = ContinuousClock.now
+                            let response = try await client.execute(
+                                HTTPClientRequest(url: "\(gateway)/health/services"), timeout: .seconds(5))
+                            let body = try await response.body.collect(upTo: 1 << 16)
+                            #expect(ContinuousClock.now - started < .seconds(2))
+                            let report = try JSONSerialization.jsonObject(with: Data(body.readableBytesView)) as? [String: [[String: Any]]]
+                            let services = try #require(report?["services"])
+                            func status(_ name: String, _ port: Int) -> String? {
+                                services.first { $0["name"] as? String == name && $0["instance"] as? String == url(port) }?["status"]
+                                    as? String
+                            }
+                            #expect(services.first?["name"] as? String == "gateway")
+                            #expect(status("movie", readyPort) == "ready")
+                            #expect(status("movie", notReadyPort) == "not ready")
+                            #expect(status("payment", slowPort) == "unreachable")
+                            #expect(status("reservation", closed) == "unreachable")
+                            #expect(status("viewpage", readyPort) == "ready")
+                            // The stream route is viewpage too, not another service.
+                            #expect(!services.contains { $0["name"] as? String == GatewayConfiguration.dashboardStreamUpstream })
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     @Test func theHomePageIsTheDashboard() async throws {
         try await withGateway(routes: GatewayConfiguration.cinemaRoutes()) { client in
             try await client.execute(uri: "/", method: .get) { response in

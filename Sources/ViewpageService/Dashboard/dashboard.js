@@ -94,18 +94,22 @@ async function refreshHealth() {
   try {
     const controller = new AbortController();
     const timer = setTimeout(() => controller.abort(), 3000);
-    const response = await fetch("/dashboard/health", { signal: controller.signal });
+    const response = await fetch("/health/services", { signal: controller.signal });
     clearTimeout(timer);
     const body = await response.json();
-    list.replaceChildren(el("li", "gateway: up"));
-    list.firstChild.dataset.status = "ready";
+    const counts = new Map();
+    for (const service of body.services ?? []) counts.set(service.name, (counts.get(service.name) ?? 0) + 1);
+    list.replaceChildren();
     for (const service of body.services ?? []) {
-      const item = el("li", `${service.name}: ${service.status}${service.detail ? ` (${service.detail})` : ""}`);
+      // A replica is named by its address when its service has several.
+      const name = counts.get(service.name) > 1 ? `${service.name} ${service.instance}` : service.name;
+      const item = el("li", `${name}: ${service.status}`);
+      if (service.detail) item.title = service.detail;
       item.dataset.status = service.status;
       list.appendChild(item);
     }
   } catch (error) {
-    list.replaceChildren(el("li", "viewpage unreachable through the gateway"));
+    list.replaceChildren(el("li", "gateway unreachable"));
     list.firstChild.dataset.status = "unreachable";
   }
 }
