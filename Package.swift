@@ -95,7 +95,7 @@ struct KitModule {
         // HTTP plumbing: JSON errors, HAL, paging, request fields, probe routes, header names.
         .init(
             name: "CinemaHTTP", dependencies: ["CinemaJSON", .hummingbird, .httpTypes, .logging, .prometheus, .serviceLifecycle],
-            testDependencies: [.hummingbirdTesting]),
+            testDependencies: [.hummingbirdTesting, .serviceLifecycle]),
         // What a service is made of: domain errors, the store, outbox/inbox, consumer, relay, runtime.
         .init(
             name: "CinemaKit",

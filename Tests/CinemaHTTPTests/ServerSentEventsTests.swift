@@ -2,6 +2,8 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
+import Logging
+import ServiceLifecycle
 import Testing
 
 @testable import CinemaHTTP
@@ -131,6 +133,69 @@ import Testing
             }
             try await publisher.value
         }
+    }
+}
+
+@Suite(.timeLimit(.minutes(1))) struct EventStreamShutdownTests {
+    /// A server with an open stream stops at once on graceful shutdown: the stream ends instead of holding it.
+    @Test func gracefulShutdownEndsOpenStreams() async throws {
+        let hub = EventStreamHub()
+        let router = Router()
+        router.get("/events") { _, _ in
+            guard let subscription = hub.subscribe(lastEventID: nil) else { throw APIError(.serviceUnavailable, "full") }
+            return subscription.response { "{}" }
+        }
+        let (portStream, portContinuation) = AsyncStream<Int>.makeStream()
+        let app = Application(
+            router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)),
+            onServerRunning: { portContinuation.yield($0.localAddress?.port ?? 0) })
+        let group = ServiceGroup(configuration: .init(services: [app], logger: Logger(label: "test")))
+        try await withThrowingTaskGroup(of: Void.self) { tasks in
+            tasks.addTask { try await group.run() }
+            var ports = portStream.makeAsyncIterator()
+            let port = try #require(await ports.next())
+            // A raw connection: read until the snapshot arrived, then ask the server to stop.
+            let socket = try ClientSocket(port: port)
+            try socket.send("GET /events HTTP/1.1\r\nHost: x\r\n\r\n")
+            var received = ""
+            while !received.contains("event: snapshot") { received += try socket.receive() }
+            let started = ContinuousClock.now
+            await group.triggerGracefulShutdown()
+            try await tasks.waitForAll()
+            #expect(ContinuousClock.now - started < .seconds(3))
+            #expect(hub.subscriberCount == 0)
+        }
+    }
+}
+
+/// A blocking loopback TCP client, enough for one request whose answer never ends.
+final class ClientSocket {
+    let descriptor: Int32
+
+    init(port: Int) throws {
+        descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let result = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard result == 0 else { throw APIError(.badGateway, "connect failed") }
+    }
+
+    deinit { close(descriptor) }
+
+    func send(_ text: String) throws {
+        let bytes = Array(text.utf8)
+        guard write(descriptor, bytes, bytes.count) == bytes.count else { throw APIError(.badGateway, "write failed") }
+    }
+
+    func receive() throws -> String {
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        let count = read(descriptor, &buffer, buffer.count)
+        guard count > 0 else { throw APIError(.badGateway, "connection closed") }
+        return String(decoding: buffer[0..<count], as: UTF8.self)
     }
 }
 
