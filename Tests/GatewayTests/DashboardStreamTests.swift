@@ -71,7 +71,7 @@ struct DashboardStreamTests {
     @Test func eventsPassUnbufferedAndTheStreamOutlivesTheUpstreamTimeout() async throws {
         let (release, signal) = AsyncStream<Void>.makeStream()
         try await withUpstream(Self.viewpage(release: release)) { upstreamPort in
-            try await Self.withRunningGateway(["VIEWPAGE_URL": url(upstreamPort), "GATEWAY_UPSTREAM_TIMEOUT_MS": "300"]) { gateway, _ in
+            try await Self.withRunningGateway(["VIEWPAGE_URL": url(upstreamPort), "GATEWAY_UPSTREAM_TIMEOUT_MS": "300", "GATEWAY_IDLE_TIMEOUT_MS": "300"]) { gateway, _ in
                 try await withClient { client in
                     let response = try await client.execute(HTTPClientRequest(url: "\(gateway)/dashboard/events"), timeout: .seconds(5))
                     #expect(response.status == .ok)
@@ -81,7 +81,8 @@ struct DashboardStreamTests {
                     // would never deliver it.
                     let first = try await chunks.next().map { String(buffer: $0) }
                     #expect(first == "event: first\ndata: 1\n\n")
-                    // Longer than the upstream timeout, which bounds only the wait for the answer's head.
+                    // Longer than the upstream timeout (which bounds only the wait for the answer's head) and than the idle
+                    // timeout (which bounds a client's silence while sending its request, not while reading an answer).
                     try await Task.sleep(for: .milliseconds(700))
                     signal.yield()
                     let second = try await chunks.next().map { String(buffer: $0) }
