@@ -71,7 +71,9 @@ struct DashboardStreamTests {
     @Test func eventsPassUnbufferedAndTheStreamOutlivesTheUpstreamTimeout() async throws {
         let (release, signal) = AsyncStream<Void>.makeStream()
         try await withUpstream(Self.viewpage(release: release)) { upstreamPort in
-            try await Self.withRunningGateway(["VIEWPAGE_URL": url(upstreamPort), "GATEWAY_UPSTREAM_TIMEOUT_MS": "300", "GATEWAY_IDLE_TIMEOUT_MS": "300"]) { gateway, _ in
+            try await Self.withRunningGateway([
+                "VIEWPAGE_URL": url(upstreamPort), "GATEWAY_UPSTREAM_TIMEOUT_MS": "300", "GATEWAY_IDLE_TIMEOUT_MS": "300",
+            ]) { gateway, _ in
                 try await withClient { client in
                     let response = try await client.execute(HTTPClientRequest(url: "\(gateway)/dashboard/events"), timeout: .seconds(5))
                     #expect(response.status == .ok)
