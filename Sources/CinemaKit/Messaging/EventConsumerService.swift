@@ -34,8 +34,9 @@ public struct EventConsumerService: Service {
                 key: message.key, value: message.value, headers: headers
             )
             let outcome = await processor.process(incoming)
-            // After the commit (an applied event is visible to readers), before the next message.
-            await observer?(incoming, outcome)
+            // After the commit (an applied event is visible to readers), before the next message; an abandoned one
+            // comes again after the restart and is told of then.
+            if outcome != .abandoned { await observer?(incoming, outcome) }
             switch outcome {
             case .abandoned:
                 // Nothing after it may be applied before it: stop here, store nothing.
