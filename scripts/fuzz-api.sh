@@ -96,7 +96,8 @@ post /reservations '{"movieId":"1","status":"reqReserve"}'
 
 log "schemathesis $SCHEMATHESIS_VERSION through the gateway: $CHECKS (at most ${MAX_TIME}s, $MAX_EXAMPLES examples per operation, seed $SEED)"
 status=0
-"$VENV/bin/schemathesis" run "$GATEWAY/openapi.json" \
+# From the state folder, where schemathesis keeps its cache (.schemathesis/).
+(cd "$CINEMA_RUN_DIR" && exec "$VENV/bin/schemathesis" run "$GATEWAY/openapi.json" \
     --checks "$CHECKS" \
     --max-time "$MAX_TIME" \
     --max-examples "$MAX_EXAMPLES" \
@@ -104,7 +105,25 @@ status=0
     --workers 2 \
     --request-timeout 15 \
     --suppress-health-check too_slow,filter_too_much \
-    --report junit --report-dir "$REPORT_DIR" || status=$?
+    --report junit --report-dir "$REPORT_DIR") || status=$?
+
+# What the fuzzing reached, as the services counted it: requests by method, route and status.
+log "answers the services gave, by method, route and status"
+for port in 8082 8081 8083 8084 8085; do
+    curl -fsS --max-time 5 "http://127.0.0.1:$((port + CINEMA_PORT_OFFSET))/metrics" || true
+done | "$VENV/bin/python" -c '
+import re, sys, collections
+counts = collections.Counter()
+for line in sys.stdin:
+    m = re.match(r"hb_requests(?:_total)?\{(.*)\} (\d+)", line)
+    if not m:
+        continue
+    labels = dict(re.findall(r"(\w+)=\"([^\"]*)\"", m.group(1)))
+    key = (labels.get("http_route", "?"), labels.get("http_request_method", "?"), labels.get("http_response_status_code", "?"))
+    counts[key] += int(m.group(2))
+for (route, method, status), n in sorted(counts.items()):
+    print(f"   {method:7} {route:40} {status}  {n}")
+'
 
 # Whatever schemathesis found, every process must still be alive.
 for name in movie payment reservation message viewpage gateway; do

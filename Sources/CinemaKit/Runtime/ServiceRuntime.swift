@@ -155,8 +155,10 @@ public enum ServiceRuntime {
         metrics: PrometheusCollectorRegistry? = nil
     ) -> Router<BasicRequestContext> {
         let router = Router()
-        router.add(middleware: JSONErrorMiddleware())
+        // Metrics outermost, so that they count the answer the client got: inside the error
+        // middleware they saw a thrown domain error (a 404, 409, 422) and counted it as a 500.
         router.add(middleware: MetricsMiddleware())
+        router.add(middleware: JSONErrorMiddleware())
         router.addProbeRoutes(service: service, readiness: readiness, metrics: metrics)
         for collection in routes {
             router.addRoutes(collection)
