@@ -155,10 +155,11 @@ public enum ServiceRuntime {
         metrics: PrometheusCollectorRegistry? = nil
     ) -> Router<BasicRequestContext> {
         let router = Router()
-        // Metrics outermost, so that they count the answer the client got: inside the error
-        // middleware they saw a thrown domain error (a 404, 409, 422) and counted it as a 500.
-        router.add(middleware: MetricsMiddleware())
         router.add(middleware: JSONErrorMiddleware())
+        router.add(middleware: MetricsMiddleware())
+        // Innermost: the metrics count a thrown error by its status only when it is an HTTP
+        // error, and counted every domain error (a 404, 409, 422) as a 500.
+        router.add(middleware: APIErrorConversionMiddleware())
         router.addProbeRoutes(service: service, readiness: readiness, metrics: metrics)
         for collection in routes {
             router.addRoutes(collection)
