@@ -117,6 +117,28 @@ struct Operation: Hashable, Comparable, CustomStringConvertible {
         #expect(!routed.served.contains { $0.path == "/ready" && $0.method != "GET" })
     }
 
+    /// The document lists GET only and says HEAD is answered wherever GET is: every service's GET routes answer HEAD
+    /// alike, without a body (they once answered 404, though the gateway's 405 on /payments says `Allow: GET, HEAD`).
+    @Test(arguments: ["movie", "payment", "reservation", "message", "viewpage"])
+    func headIsAnsweredWhereverGetIs(service: String) async throws {
+        let testService = try await TestService(try #require(Self.services[service]))
+        let router = try testService.router()
+        let getPaths = router.routes.filter { $0.method == .get }.map(\.path.description)
+        #expect(!getPaths.isEmpty)
+        try await Application(router: router).test(.router) { client in
+            for path in getPaths where !path.hasSuffix("metrics") {
+                let uri =
+                    path.replacingOccurrences(of: "{id}", with: "1")
+                    + (path.contains("/search/") || path.contains("/check/") ? "?rsvId=1&movieId=1" : "")
+                let get = try await client.execute(uri: uri, method: .get) { $0.status }
+                try await client.execute(uri: uri, method: .head) { response in
+                    #expect(response.status == get, "HEAD \(uri)")
+                    #expect(response.body.readableBytes == 0, "HEAD \(uri)")
+                }
+            }
+        }
+    }
+
     /// Each operation documented as refused is answered 405 with `Allow` by the real gateway, without an upstream.
     @Test func documentedRefusalsAreAnswered405() async throws {
         let refused = try await documentedOperations().refused

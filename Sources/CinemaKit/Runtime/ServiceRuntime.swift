@@ -154,7 +154,8 @@ public enum ServiceRuntime {
         readiness: Readiness = .alwaysReady,
         metrics: PrometheusCollectorRegistry? = nil
     ) -> Router<BasicRequestContext> {
-        let router = Router()
+        // HEAD wherever GET is, as the gateway's `Allow: GET, HEAD` promises for /payments.
+        let router = Router(options: .autoGenerateHeadEndpoints)
         router.add(middleware: JSONErrorMiddleware())
         router.add(middleware: MetricsMiddleware())
         // Innermost: the metrics count a thrown error by its status only when it is an HTTP
