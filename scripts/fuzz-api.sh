@@ -96,13 +96,14 @@ post /reservations '{"movieId":"1","status":"reqReserve"}'
 
 log "schemathesis $SCHEMATHESIS_VERSION through the gateway: $CHECKS (at most ${MAX_TIME}s, $MAX_EXAMPLES examples per operation, seed $SEED)"
 status=0
-# From the state folder, where schemathesis keeps its cache (.schemathesis/).
+# From the state folder, where schemathesis keeps its cache (.schemathesis/). One worker: with two,
+# Hypothesis' lambda-description cache raced once (a KeyError inside the generator, not an answer).
 (cd "$CINEMA_RUN_DIR" && exec "$VENV/bin/schemathesis" run "$GATEWAY/openapi.json" \
     --checks "$CHECKS" \
     --max-time "$MAX_TIME" \
     --max-examples "$MAX_EXAMPLES" \
     --seed "$SEED" \
-    --workers 2 \
+    --workers 1 \
     --request-timeout 15 \
     --suppress-health-check too_slow,filter_too_much \
     --report junit --report-dir "$REPORT_DIR") || status=$?
