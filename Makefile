@@ -21,7 +21,7 @@ START_TARGETS := $(addprefix start-,$(SERVICES))
 STOP_TARGETS := $(addprefix stop-,$(SERVICES))
 
 .PHONY: help setup build broker broker-stop up down status logs events dlt dlt-replay rebuild-view postgres postgres-stop test drills lint format clean distclean \
-	image-build-check k8s-check \
+	image-build-check k8s-check fuzz-api \
 	$(START_TARGETS) $(STOP_TARGETS)
 
 help:
@@ -41,6 +41,8 @@ help:
 	@echo "make test           setup + format lint + swift build --build-tests + swift test"
 	@echo "make drills         the reliability drills against the real system; prints the figures and writes them"
 	@echo "                    into RELIABILITY.md (DRILLS=fast for the subset CI runs, default full)"
+	@echo "make fuzz-api       the OpenAPI document checked (3.1), then schemathesis through the gateway of a system of its own"
+	@echo "                    (ports 18081-18088, Kafka 19092, .run-fuzz/; binaries from CINEMA_BIN_DIR, default .build/debug)"
 	@echo "make lint           swift format lint --strict (the style in .swift-format);  make format fixes it"
 	@echo "make image-build-check  the image's build script (release binaries into .build/dist) + Dockerfile check"
 	@echo "make k8s-check      render k8s/ (kustomize), validate, lint, test it against the code and the running processes"
@@ -135,6 +137,10 @@ drills: setup
 	@status=0; $(TEST_ENV) CINEMA_DRILLS=$(DRILLS) CINEMA_DRILL_FIGURES=$(DRILL_FIGURES) \
 		swift test --skip-build --filter 'Drills|HostileInputTests' || status=$$?; \
 	CINEMA_DRILLS=$(DRILLS) python3 scripts/drill-table.py $(DRILL_FIGURES) RELIABILITY.md; exit $$status
+
+# The OpenAPI document against the running system (scripts/fuzz-api.sh); reuses built binaries.
+fuzz-api: setup
+	@bash scripts/fuzz-api.sh
 
 # The container image's build, without Docker: the script the Dockerfile's build stage runs, then
 # a check that the Dockerfile matches the tree and installs what the binaries need.
