@@ -1,17 +1,23 @@
+import CinemaTracing
 public import Logging
 import Metrics
 public import Prometheus
 
 /// Process-wide logging and metrics, set up once from `main` before anything logs or counts.
 public enum Observability {
-    /// Bootstraps swift-log (stderr, with the given level) and swift-metrics (Prometheus);
-    /// returns the registry that `/metrics` renders.
+    /// Bootstraps swift-log (stderr, with the given level, every line with the `trace.id` and `span.id` of the work
+    /// it belongs to), swift-distributed-tracing (W3C trace context) and swift-metrics (Prometheus); returns the
+    /// registry that `/metrics` renders.
     public static func bootstrap(logLevel: Logger.Level) -> PrometheusCollectorRegistry {
-        LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = logLevel
-            return handler
-        }
+        LoggingSystem.bootstrap(
+            { label, metadataProvider in
+                var handler = StreamLogHandler.standardError(label: label, metadataProvider: metadataProvider)
+                handler.logLevel = logLevel
+                return handler
+            },
+            metadataProvider: TraceLogging.metadataProvider
+        )
+        TraceLogging.bootstrapInstrumentation()
         let registry = PrometheusCollectorRegistry()
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
         return registry

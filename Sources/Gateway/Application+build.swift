@@ -79,8 +79,11 @@ func buildGatewayRouter(
 ) -> Router<GatewayRequestContext> {
     let router = Router(context: GatewayRequestContext.self, options: .autoGenerateHeadEndpoints)
     router.addMiddleware {
-        // Outermost first: every answer, preflights and errors included, carries the correlation id, and
-        // errors are JSON bodies before CORS headers are put on them.
+        // Outermost first: every answer, preflights and errors included, carries the correlation id and belongs to a
+        // trace (every log line of the request shows it), and errors are JSON bodies before CORS headers are put on
+        // them.
+        TracingMiddleware()
+        TraceForwardingMiddleware()
         CorrelationIDMiddleware()
         GatewayCORSMiddleware(configuration: configuration)
         MetricsMiddleware()

@@ -131,7 +131,7 @@ public enum ServiceRuntime {
         // the consumer loop finishes its message, the consumer leaves its group, the relay drains
         // the outbox, the producer flushes, and the store closes.
         let parts: [any Service] =
-            [CloseStoreOnShutdown(store: store), producer, relay, consumer, consumerService]
+            [CloseStoreOnShutdown(store: store), producer, relay, consumer, consumerService, ConsumerLagMetrics(consumer: consumer)]
             + components.backgroundServices + [http]
         var group = ServiceGroupConfiguration(
             services: parts.map {
@@ -155,6 +155,9 @@ public enum ServiceRuntime {
         metrics: PrometheusCollectorRegistry? = nil
     ) -> Router<BasicRequestContext> {
         let router = Router()
+        // Outermost: a server span continuing the caller's `traceparent` (the gateway's span) or starting a trace, so
+        // every log line of the request, and every event it records, carries the trace id.
+        router.add(middleware: TracingMiddleware())
         router.add(middleware: JSONErrorMiddleware())
         router.add(middleware: MetricsMiddleware())
         router.addProbeRoutes(service: service, readiness: readiness, metrics: metrics)
