@@ -2,7 +2,6 @@ import CinemaHTTP
 import CinemaTracing
 import HTTPTypes
 import Hummingbird
-import Instrumentation
 
 /// Runs inside Hummingbird's `TracingMiddleware`, whose server span continues a valid incoming `traceparent` or starts
 /// a new trace (an invalid one is ignored, never refused). This puts that span's context on the request as the only
@@ -14,7 +13,7 @@ struct TraceForwardingMiddleware<Context: RequestContext>: RouterMiddleware {
         context: Context,
         next: (Request, Context) async throws -> Response
     ) async throws -> Response {
-        guard let span = ServiceContext.current?.traceParent else { return try await next(request, context) }
+        guard let span = TraceParent.current else { return try await next(request, context) }
         var head = request.head
         // `tracestate` belongs to the incoming parent; it is dropped when that parent was not taken (invalid or
         // repeated), as the specification asks, so it never rides on a trace it was not part of.

@@ -156,7 +156,7 @@ public final class KafkaConsumer: Service, Sendable {
     /// librdkafka last fetched; empty before the first assignment or after close.
     public func partitionLags() async -> [KafkaPartitionLag] {
         if isClosing { return [] }
-        return await lagQueue.perform { [handle] in handle.assignedPartitionLags() }
+        return await lagQueue.perform { [self] in handle.assignedPartitionLags() }
     }
 
     /// Whether a broker answered a metadata request within 1 s (answer cached for 1 s).

@@ -1,12 +1,11 @@
 import CinemaTracing
+import Gateway
 import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
 import Testing
 
 extension HTTPField.Name {
-    static let traceparent = Self("traceparent")!
-    static let tracestate = Self("tracestate")!
     static let traceresponse = Self("traceresponse")!
 }
 
