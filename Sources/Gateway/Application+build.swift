@@ -108,6 +108,9 @@ extension HTTPClient.Configuration {
             decompression: .disabled
         )
         clientConfiguration.connectionPool.retryConnectionEstablishment = false
+        // The proxy writes the one `traceparent` the upstream sees (``TraceForwardingMiddleware``); AsyncHTTPClient's
+        // own injection would add a second.
+        clientConfiguration.tracing.tracer = nil
         clientConfiguration.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = max(
             clientConfiguration.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit,
             configuration.connectionsPerUpstreamHost

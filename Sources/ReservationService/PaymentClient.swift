@@ -1,6 +1,5 @@
 public import AsyncHTTPClient
 import CinemaJSON
-import CinemaTracing
 import Foundation
 public import NIOCore
 import NIOHTTP1
@@ -79,10 +78,8 @@ public struct HTTPPaymentClient: PaymentClient {
         var request = HTTPClientRequest(url: baseURL + path)
         request.method = method
         request.headers.add(name: "X-Correlation-Id", value: correlationId)
-        // The request's span (or the reconciler's) is the payment service's parent: one reservation, one trace.
-        if let traceParent = TraceParent.current {
-            request.headers.add(name: TraceParent.headerName, value: traceParent.header)
-        }
+        // No `traceparent` here: AsyncHTTPClient injects the current span's (the request's), through the tracer the
+        // process bootstrapped, so payment continues the reservation's trace.
         request.headers.add(name: "Accept", value: "application/json")
         if let body {
             request.headers.add(name: "Content-Type", value: "application/json")

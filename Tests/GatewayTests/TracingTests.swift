@@ -39,6 +39,7 @@ struct GatewayTracingTests {
         #expect(forwarded.traceID == "4bf92f3577b34da6a3ce929d0e0e4736")
         #expect(forwarded.spanID != "00f067aa0ba902b7")
         #expect(answered == forwarded)
+        #expect(!echo.header("traceparent")!.contains(","), "exactly one traceparent reaches the upstream")
         // The state belongs to the trace that was continued, so it goes along.
         #expect(echo.header("tracestate") == "vendor=1")
     }
