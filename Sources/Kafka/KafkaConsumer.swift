@@ -263,4 +263,10 @@ public struct KafkaPartitionLag: Sendable, Equatable {
     public var topic: String
     public var partition: Int32
     public var lag: Int64
+
+    public init(topic: String, partition: Int32, lag: Int64) {
+        self.topic = topic
+        self.partition = partition
+        self.lag = lag
+    }
 }
