@@ -263,10 +263,4 @@ public struct KafkaPartitionLag: Sendable, Equatable {
     public var topic: String
     public var partition: Int32
     public var lag: Int64
-
-    public init(topic: String, partition: Int32, lag: Int64) {
-        self.topic = topic
-        self.partition = partition
-        self.lag = lag
-    }
 }

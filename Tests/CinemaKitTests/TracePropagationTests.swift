@@ -22,15 +22,8 @@ import Testing
 
     @Test func aTraceGoesFromTheOutboxThroughTheBrokerIntoTheEventsAHandlerRecords() async throws {
         let origin = try #require(TraceParent(header: Self.origin))
-        let cluster = try KafkaMockCluster(logger: logger)
-        try cluster.createTopic("cinema", partitions: 1)
-        let producer = try KafkaProducer(
-            configuration: .init(bootstrapServers: cluster.bootstrapServers, clientID: "trace-test"), logger: logger)
-        let consumer = try KafkaConsumer(
-            configuration: .init(
-                bootstrapServers: cluster.bootstrapServers, groupID: "trace-check", topics: ["cinema"], clientID: "trace-check"),
-            logger: logger
-        )
+        let (cluster, producer, consumer) = try mockBroker(
+            partitions: 1, producerID: "trace-test", consumerGroup: "trace-check", logger: logger)
         let source = try await temporaryStore()
         let persistence = Persistence(store: source)
         // Recorded in a request's span, and one outside any trace (a background job): that one carries no header.
@@ -85,6 +78,7 @@ import Testing
         #expect(caused.map(\.traceParent) == [handlerSpan.header])
         await source.close()
         await target.close()
+        withExtendedLifetime(cluster) {}
     }
 
     @Test func anEventWithoutTraceparentStartsATrace() async throws {
