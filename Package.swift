@@ -102,7 +102,7 @@ struct KitModule {
             hasTests: false),
         // HTTP plumbing: JSON errors, HAL, paging, request fields, probe routes, header names.
         .init(
-            name: "CinemaHTTP", dependencies: ["CinemaJSON", .hummingbird, .httpTypes, .logging, .prometheus],
+            name: "CinemaHTTP", dependencies: ["CinemaJSON", .hummingbird, .httpTypes, .logging, .prometheus, .tracing],
             testDependencies: [.hummingbirdTesting]),
         // What a service is made of: domain errors, the store, outbox/inbox, consumer, relay, runtime.
         .init(

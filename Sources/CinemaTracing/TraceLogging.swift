@@ -7,7 +7,7 @@ public enum TraceLogging {
     /// Adds `trace.id` and `span.id` of the current `ServiceContext` to every line a logger writes, whichever logger
     /// it is: request handlers, event handlers and the relay all log inside the context of the work they do.
     public static let metadataProvider = Logger.MetadataProvider {
-        guard let parent = ServiceContext.current?.traceParent else { return [:] }
+        guard let parent = TraceParent.current else { return [:] }
         return ["trace.id": .string(parent.traceID), "span.id": .string(parent.spanID)]
     }
 
@@ -25,7 +25,37 @@ public enum TraceLogging {
     ) async rethrows -> Result {
         guard let parent else { return try await body() }
         var context = ServiceContext.current ?? .topLevel
-        context.traceParent = parent
+        InstrumentationSystem.instrument.extract(
+            [TraceParent.headerName: parent.header], into: &context, using: HeaderDictionaryExtractor())
         return try await ServiceContext.withValue(context, isolation: isolation) { try await body() }
+    }
+}
+
+extension TraceParent {
+    /// The trace context of the work the calling task does, as the bootstrapped instrument sends it: whichever W3C
+    /// tracer the process runs (``W3CTracer``, or an exporting one), outbox rows and log lines read it the same way.
+    public static var current: TraceParent? {
+        guard let context = ServiceContext.current else { return nil }
+        var headers: [String: String] = [:]
+        InstrumentationSystem.instrument.inject(context, into: &headers, using: HeaderDictionaryInjector())
+        return headers[headerName].flatMap(TraceParent.init(header:))
+    }
+}
+
+/// Reads trace context from headers kept as a dictionary (a consumed Kafka message's).
+public struct HeaderDictionaryExtractor: Extractor {
+    public init() {}
+
+    public func extract(key: String, from headers: [String: String]) -> String? {
+        headers[key]
+    }
+}
+
+/// Writes trace context into headers kept as a dictionary.
+public struct HeaderDictionaryInjector: Injector {
+    public init() {}
+
+    public func inject(_ value: String, forKey key: String, into headers: inout [String: String]) {
+        headers[key] = value
     }
 }

@@ -9,16 +9,12 @@ private enum TraceParentKey: ServiceContextKey {
 }
 
 extension ServiceContext {
-    /// The trace context of the span this work runs in, if any.
+    /// The span context as ``W3CTracer`` keeps it. Other code asks ``TraceParent/current``, which works with whatever
+    /// tracer the process bootstrapped.
     public var traceParent: TraceParent? {
         get { self[TraceParentKey.self] }
         set { self[TraceParentKey.self] = newValue }
     }
-}
-
-extension TraceParent {
-    /// The trace context of the work the calling task does, if any.
-    public static var current: TraceParent? { ServiceContext.current?.traceParent }
 }
 
 /// A swift-distributed-tracing tracer that propagates W3C trace context and keeps nothing: each span gets a new span id

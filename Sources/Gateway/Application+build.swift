@@ -82,7 +82,7 @@ func buildGatewayRouter(
         // Outermost first: every answer, preflights and errors included, carries the correlation id and belongs to a
         // trace (every log line of the request shows it), and errors are JSON bodies before CORS headers are put on
         // them.
-        TracingMiddleware()
+        ServerSpanMiddleware()
         TraceForwardingMiddleware()
         CorrelationIDMiddleware()
         GatewayCORSMiddleware(configuration: configuration)

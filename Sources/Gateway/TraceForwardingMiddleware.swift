@@ -3,7 +3,7 @@ import CinemaTracing
 import HTTPTypes
 import Hummingbird
 
-/// Runs inside Hummingbird's `TracingMiddleware`, whose server span continues a valid incoming `traceparent` or starts
+/// Runs inside ``ServerSpanMiddleware``, whose server span continues a valid incoming `traceparent` or starts
 /// a new trace (an invalid one is ignored, never refused). This puts that span's context on the request as the only
 /// `traceparent` the upstream sees, so the service's span is the gateway's child, and answers the trace in
 /// `traceresponse` so that a client can find its request's saga (`make trace ID=`).

@@ -66,21 +66,21 @@ import Tracing
     @Test func tracerContinuesAnExtractedParentAndInjectsTheChild() throws {
         let tracer = W3CTracer()
         var context = ServiceContext.topLevel
-        tracer.extract(["traceparent": Self.valid], into: &context, using: DictionaryExtractor())
+        tracer.extract(["traceparent": Self.valid], into: &context, using: HeaderDictionaryExtractor())
         let span = tracer.startSpan(
             "work", context: context, ofKind: .server, at: DefaultTracerClock.now, function: #function, file: #fileID, line: #line)
         let spanParent = try #require(span.context.traceParent)
         #expect(spanParent.traceID == "4bf92f3577b34da6a3ce929d0e0e4736")
         #expect(spanParent.spanID != "00f067aa0ba902b7")
         var carrier: [String: String] = [:]
-        tracer.inject(span.context, into: &carrier, using: DictionaryInjector())
+        tracer.inject(span.context, into: &carrier, using: HeaderDictionaryInjector())
         #expect(carrier["traceparent"] == spanParent.header)
     }
 
     @Test func tracerStartsANewTraceForAnInvalidParent() throws {
         let tracer = W3CTracer()
         var context = ServiceContext.topLevel
-        tracer.extract(["traceparent": "00-zz"], into: &context, using: DictionaryExtractor())
+        tracer.extract(["traceparent": "00-zz"], into: &context, using: HeaderDictionaryExtractor())
         #expect(context.traceParent == nil)
         let span = tracer.startSpan(
             "work", context: context, ofKind: .server, at: DefaultTracerClock.now, function: #function, file: #fileID, line: #line)
@@ -88,18 +88,11 @@ import Tracing
     }
 
     @Test func logLinesCarryTheTraceOfTheCurrentContext() async throws {
+        TraceLogging.bootstrapInstrumentation()
         let parent = try #require(TraceParent(header: Self.valid))
         #expect(TraceLogging.metadataProvider.get().isEmpty)
         let metadata = await TraceLogging.withTraceParent(parent) { TraceLogging.metadataProvider.get() }
         #expect(metadata["trace.id"] == .string(parent.traceID))
         #expect(metadata["span.id"] == .string(parent.spanID))
     }
-}
-
-struct DictionaryExtractor: Extractor {
-    func extract(key: String, from carrier: [String: String]) -> String? { carrier[key] }
-}
-
-struct DictionaryInjector: Injector {
-    func inject(_ value: String, forKey key: String, into carrier: inout [String: String]) { carrier[key] = value }
 }

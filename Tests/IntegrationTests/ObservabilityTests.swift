@@ -1,5 +1,7 @@
+import AsyncHTTPClient
 import CinemaJSON
 import Foundation
+import NIOCore
 import NIOHTTP1
 import Testing
 
@@ -21,12 +23,29 @@ struct ObservabilityTests {
     func checkTheSagaIsOneTrace(_ cluster: CinemaCluster) async throws {
         #expect(try await cluster.request(.POST, "/movies", body: #"{"desc":"Traced"}"#).status == 201)
         // The reservation service learns the movie from its event (or asks the movie service); 422 until then.
-        let reservation = try await eventually("reservation accepted") { () -> CinemaCluster.Reply? in
-            let reply = try await cluster.raw(
-                .POST, "/reservations", body: Array(#"{"movieId":1}"#.utf8),
-                headers: [("Content-Type", "application/json"), ("traceparent", "00-\(Self.traceID)-b7ad6b7169203331-01")])
-            return reply.status == 422 ? nil : reply
+        // A client of its own with tracing off: HTTPClient.shared takes whatever tracer the test process bootstrapped
+        // (other suites bootstrap one) and would add a `traceparent` of its own beside ours.
+        var configuration = HTTPClient.Configuration()
+        configuration.tracing.tracer = nil
+        let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+        let sent: Result<(status: UInt, headers: HTTPHeaders), any Error>
+        do {
+            sent = .success(
+                try await eventually("reservation accepted") { () -> (status: UInt, headers: HTTPHeaders)? in
+                    var request = HTTPClientRequest(url: cluster.gatewayURL + "/reservations")
+                    request.method = .POST
+                    request.headers.add(name: "Content-Type", value: "application/json")
+                    request.headers.add(name: "traceparent", value: "00-\(Self.traceID)-b7ad6b7169203331-01")
+                    request.body = .bytes(ByteBuffer(string: #"{"movieId":1}"#))
+                    let response = try await client.execute(request, timeout: .seconds(15))
+                    _ = try await response.body.collect(upTo: 1024 * 1024)
+                    return response.status.code == 422 ? nil : (response.status.code, response.headers)
+                })
+        } catch {
+            sent = .failure(error)
         }
+        try await client.shutdown()
+        let reservation = try sent.get()
         #expect(reservation.status == 201)
         // The gateway answers the trace it continued, with its own span.
         let answered = try #require(reservation.headers.first(name: "traceresponse"))

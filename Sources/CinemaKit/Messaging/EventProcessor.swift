@@ -91,7 +91,7 @@ public struct EventProcessor: Sendable {
     /// request that began the saga.
     public func process(_ message: IncomingMessage) async -> ProcessingOutcome {
         var context = ServiceContext.topLevel
-        InstrumentationSystem.instrument.extract(message.headers, into: &context, using: MessageHeadersExtractor())
+        InstrumentationSystem.instrument.extract(message.headers, into: &context, using: HeaderDictionaryExtractor())
         let span = startSpan("consume \(message.topic)", context: context, ofKind: .consumer)
         defer { span.end() }
         return await ServiceContext.withValue(span.context) { await processInSpan(message) }
@@ -175,12 +175,5 @@ public struct EventProcessor: Sendable {
         logger.error("event cannot be applied; dead-lettering it", metadata: ["reason": "\(reason)", "attempts": "\(attempts)"])
         Self.count("dead_lettered", eventType: eventType)
         return .deadLetter(reason: reason, attempts: attempts)
-    }
-}
-
-/// Reads trace context from a consumed message's headers.
-struct MessageHeadersExtractor: Extractor {
-    func extract(key: String, from headers: [String: String]) -> String? {
-        headers[key]
     }
 }

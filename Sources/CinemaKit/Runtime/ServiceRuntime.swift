@@ -157,7 +157,7 @@ public enum ServiceRuntime {
         let router = Router()
         // Outermost: a server span continuing the caller's `traceparent` (the gateway's span) or starting a trace, so
         // every log line of the request, and every event it records, carries the trace id.
-        router.add(middleware: TracingMiddleware())
+        router.add(middleware: ServerSpanMiddleware())
         router.add(middleware: JSONErrorMiddleware())
         router.add(middleware: MetricsMiddleware())
         router.addProbeRoutes(service: service, readiness: readiness, metrics: metrics)
