@@ -107,7 +107,7 @@ $(STOP_TARGETS): stop-%:
 # test service in a database of its own), and the PostgreSQL store's own tests: the same
 # repository code on both engines.
 PG_TEST_URL = $(shell bash scripts/postgres.sh url postgres)
-PG_TEST_SUITES := MovieServiceTests|ReservationServiceTests|PaymentServiceTests|MessageServiceTests|ViewpageServiceTests|PostgresStoreTests|ScaleOutTests
+PG_TEST_SUITES := MovieServiceTests|ReservationServiceTests|PaymentServiceTests|MessageServiceTests|ViewpageServiceTests|PostgresStoreTests|OutboxMigrationTests|ScaleOutTests
 
 test: setup lint
 	$(TEST_ENV) swift build --build-tests

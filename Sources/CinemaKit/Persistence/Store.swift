@@ -91,12 +91,18 @@ public struct SchemaStep: Sendable {
 
     static let ledger = "schema_migration"
 
-    /// Adds a column to a table an earlier version created. Asking for the column first is how both SQLite (no `ADD
-    /// COLUMN IF NOT EXISTS`) and PostgreSQL tell whether it is there.
+    /// Adds a column to a table an earlier version created, unless it is there. PostgreSQL says so itself (`ADD
+    /// COLUMN IF NOT EXISTS`): asking for a missing column there would fail the migration's whole transaction. SQLite
+    /// has no such clause, and a failed statement leaves its transaction usable, so there the column is asked for.
     public static func addingColumn(
         _ column: String, to table: String, type: SQLDataType, _ constraints: [SQLColumnConstraintAlgorithm] = []
     ) -> SchemaStep {
         SchemaStep("add column \(table).\(column)") { database in
+            guard database.dialect.name == "sqlite" else {
+                let definition = SQLColumnDefinition(column, dataType: type, constraints: constraints)
+                try await database.raw("ALTER TABLE \(ident: table) ADD COLUMN IF NOT EXISTS \(definition)").run()
+                return
+            }
             let exists: Bool
             do {
                 try await database.raw("SELECT \(ident: column) FROM \(ident: table) LIMIT 0").run()

@@ -28,8 +28,7 @@ public struct Table<Row: Codable & Sendable>: Sendable {
     }
 
     /// Adds a column that a later version of the entity declared to a table an earlier version
-    /// created (a development database kept across upgrades). Asking for the column first is how
-    /// both SQLite (no `ADD COLUMN IF NOT EXISTS`) and PostgreSQL tell whether it is there.
+    /// created (a development database kept across upgrades); see `SchemaStep.addingColumn`.
     public func addingColumn(_ column: String, type: SQLDataType, _ constraints: SQLColumnConstraintAlgorithm...) -> SchemaStep {
         SchemaStep.addingColumn(column, to: name, type: type, constraints)
     }
