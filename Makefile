@@ -109,13 +109,16 @@ $(STOP_TARGETS): stop-%:
 PG_TEST_URL = $(shell bash scripts/postgres.sh url postgres)
 PG_TEST_SUITES := MovieServiceTests|ReservationServiceTests|PaymentServiceTests|MessageServiceTests|ViewpageServiceTests|PostgresStoreTests|OutboxMigrationTests|ScaleOutTests
 
+# The server is stopped afterwards unless it was already running (`make up CINEMA_DB=postgres`
+# uses the same one): a second checkout's `make test` must find port 5433 free.
 test: setup lint
 	$(TEST_ENV) swift build --build-tests
 	$(TEST_ENV) swift test $(SWIFT_TEST_FLAGS)
-	@bash scripts/postgres.sh start
-	@bash scripts/postgres.sh drop-test-databases
-	$(TEST_ENV) CINEMA_TEST_DATABASE_URL=$(PG_TEST_URL) swift test --skip-build --filter '$(PG_TEST_SUITES)'
-	@bash scripts/postgres.sh drop-test-databases
+	@was_running=0; bash scripts/postgres.sh status | grep -q '^postgres: running' && was_running=1; \
+	status=0; bash scripts/postgres.sh start && bash scripts/postgres.sh drop-test-databases && \
+	$(TEST_ENV) CINEMA_TEST_DATABASE_URL=$(PG_TEST_URL) swift test --skip-build --filter '$(PG_TEST_SUITES)' || status=$$?; \
+	bash scripts/postgres.sh drop-test-databases || true; \
+	if ((was_running == 0)); then bash scripts/postgres.sh stop; fi; exit $$status
 
 # One style, checked: .swift-format at the root; `make format` rewrites, `make lint` only judges.
 FORMAT_PATHS := Package.swift Sources Tests

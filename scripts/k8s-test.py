@@ -14,10 +14,14 @@ Static, on every rendered file:
   and what the deployment relies on: probe paths and ports, grace period = preStop +
   SHUTDOWN_TIMEOUT_SECONDS + margin, RollingUpdate with maxUnavailable 0, the restricted pod
   security settings, requests and limits, a Service and a PDB per Deployment, HPAs (autoscaling/v2
-  with a behavior) for gateway and reservation, no literal database password.
+  with a behavior) for gateway and reservation, no literal database password; polyglot: at least
+  two engines, PostgreSQL (DATABASE_URL) for every service with more than one pod, SQLite
+  (DATABASE_PATH) only in a one-pod StatefulSet with the file on its volume claim.
 With --probes, on the first file:
-  (c) starts the broker (Tansu), a private PostgreSQL (scripts/postgres.sh) with the databases the
-      DATABASE_URLs name, and the six processes as the manifests configure them (addresses made
+  (c) starts the broker (Tansu), a private PostgreSQL (scripts/postgres.sh) with the roles and
+      databases that the postgres StatefulSet's init script (k8s/base/postgres-init) makes, run for
+      real with the Secret's placeholders (then each role must reach the databases it owns and be
+      refused the others), and the six processes as the manifests configure them (addresses made
       local, the rest as rendered: the URLs' user, database and sslmode, the ConfigMap), GETs every
       probe path until each answers 200, then stops them with SIGTERM and checks each exits within
       SHUTDOWN_TIMEOUT_SECONDS.
@@ -122,10 +126,12 @@ def is_cinema_image(image):
     return image.rsplit("/", 1)[-1].split(":")[0].split("@")[0] == "cinema"
 
 
-def cinema_deployments(docs):
-    """(Deployment, its Cinema container) for every Deployment running the Cinema image."""
+def cinema_workloads(docs):
+    """(workload, its Cinema container) for every Deployment or StatefulSet running the Cinema
+    image: Deployments for the services that scale, a one-pod StatefulSet for one that keeps an
+    embedded database on a volume of its own."""
     result = []
-    for d in of_kind(docs, "Deployment"):
+    for d in of_kind(docs, "Deployment") + of_kind(docs, "StatefulSet"):
         for c in pod_spec(d)["containers"]:
             if is_cinema_image(c["image"]):
                 result.append((d, c))
@@ -160,7 +166,7 @@ def executable_of(container):
 
 
 def route_config_map(docs):
-    gateway = next((c for d, c in cinema_deployments(docs) if executable_of(c) == "gateway"), None)
+    gateway = next((c for d, c in cinema_workloads(docs) if executable_of(c) == "gateway"), None)
     if gateway is None:
         raise AssertionError("no Deployment runs the gateway executable")
     return config_map_data(docs, gateway)
@@ -170,7 +176,7 @@ def route_config_map(docs):
 
 def check_environment(docs, code, notes):
     problems = []
-    for deployment, container in cinema_deployments(docs):
+    for deployment, container in cinema_workloads(docs):
         names = set(config_map_data(docs, container)) | set(env_entries(container))
         helpers = composition_helpers(container)
         for variable in sorted(names):
@@ -200,7 +206,7 @@ def service_target(docs, url):
     if port is None:
         return None, f"{url}: Service {match.group(1)} has no port {match.group(2)}"
     selector = service["spec"]["selector"]
-    for deployment, container in cinema_deployments(docs):
+    for deployment, container in cinema_workloads(docs):
         labels = deployment["spec"]["template"]["metadata"]["labels"]
         if all(labels.get(k) == v for k, v in selector.items()):
             target = port.get("targetPort", port["port"])
@@ -271,7 +277,7 @@ def check_deployments(docs, code):
     services = of_kind(docs, "Service")
     budgets = of_kind(docs, "PodDisruptionBudget")
     autoscalers = of_kind(docs, "HorizontalPodAutoscaler")
-    deployments = cinema_deployments(docs)
+    deployments = cinema_workloads(docs)
     running = {executable_of(c) for _, c in deployments}
     if running != code.executables:
         problems.append(f"the Deployments run {sorted(running)}, the package has {sorted(code.executables)}")
@@ -311,9 +317,12 @@ def check_deployments(docs, code):
                 f" SHUTDOWN_TIMEOUT_SECONDS {shutdown} s + 1 to 5 s"
             )
 
-        strategy = deployment["spec"].get("strategy", {})
-        if strategy.get("type") != "RollingUpdate" or strategy.get("rollingUpdate", {}).get("maxUnavailable") != 0:
-            problems.append(f"{name}: strategy must be RollingUpdate with maxUnavailable 0")
+        if deployment["kind"] == "Deployment":
+            strategy = deployment["spec"].get("strategy", {})
+            if strategy.get("type") != "RollingUpdate" or strategy.get("rollingUpdate", {}).get("maxUnavailable") != 0:
+                problems.append(f"{name}: strategy must be RollingUpdate with maxUnavailable 0")
+        elif deployment["spec"].get("updateStrategy", {}).get("type", "RollingUpdate") != "RollingUpdate":
+            problems.append(f"{name}: a StatefulSet's updateStrategy must be RollingUpdate")
         security = container.get("securityContext", {})
         if security.get("readOnlyRootFilesystem") is not True:
             problems.append(f"{name}: the root filesystem must be read-only")
@@ -342,6 +351,40 @@ def check_deployments(docs, code):
                 helper = env_entries(container).get(password.group(1)[2:-1], {})
                 if "secretKeyRef" not in helper.get("valueFrom", {}):
                     problems.append(f"{name}: {password.group(1)} in DATABASE_URL does not come from a Secret")
+    return problems
+
+
+def replica_count(docs, workload):
+    """How many pods a workload may run: its HPA's maximum, else its replicas (1 when unset)."""
+    name = workload["metadata"]["name"]
+    scaler = next((h for h in of_kind(docs, "HorizontalPodAutoscaler") if h["spec"]["scaleTargetRef"]["name"] == name), None)
+    return scaler["spec"]["maxReplicas"] if scaler else workload["spec"].get("replicas", 1)
+
+
+def check_engines(docs):
+    """Polyglot, and each engine where it fits: SQLite is one process's file, so a service on it
+    runs one pod, as a StatefulSet whose volume claim holds the file; PostgreSQL wherever pods
+    share state. At least two engines in the cluster."""
+    problems, engines = [], set()
+    for workload, container in cinema_workloads(docs):
+        name = workload["metadata"]["name"]
+        if executable_of(container) == "gateway":
+            continue
+        settings = config_map_data(docs, container)
+        settings.update({k: e.get("value") for k, e in env_entries(container).items()})
+        if settings.get("DATABASE_URL"):
+            engines.add("postgresql")
+            continue
+        engines.add("sqlite")
+        path = settings.get("DATABASE_PATH")
+        if workload["kind"] != "StatefulSet" or replica_count(docs, workload) != 1:
+            problems.append(f"{name}: on SQLite (no DATABASE_URL) it must be a StatefulSet of exactly one pod")
+        claims = {t["metadata"]["name"] for t in workload["spec"].get("volumeClaimTemplates", [])}
+        mounts = [m for m in container.get("volumeMounts", []) if m["name"] in claims]
+        if not path or not any(path.startswith(m["mountPath"].rstrip("/") + "/") for m in mounts):
+            problems.append(f"{name}: on SQLite its DATABASE_PATH ({path}) must be on its volume claim")
+    if len(engines) < 2:
+        problems.append(f"polyglot: the services use {sorted(engines)}; the cluster needs at least two engines")
     return problems
 
 
@@ -391,6 +434,7 @@ def check_all(docs, code, notes, path=""):
         check_environment(docs, code, notes)
         + check_routes(docs, code)
         + check_deployments(docs, code)
+        + check_engines(docs)
         + check_pods(docs)
         + check_secrets(docs, path)
     )
@@ -406,7 +450,7 @@ def self_test(docs, code):
         return copied
 
     def gateway_container(d):
-        return next(c for _, c in cinema_deployments(d) if executable_of(c) == "gateway")
+        return next(c for _, c in cinema_workloads(d) if executable_of(c) == "gateway")
 
     def config(d):
         name = gateway_container(d)["envFrom"][0]["configMapRef"]["name"]
@@ -422,7 +466,12 @@ def self_test(docs, code):
         ("a scrape annotation on the wrong port", "scrape annotations", lambda d: cinema_deployments(d)[0][0]["spec"][
             "template"]["metadata"]["annotations"].update({"prometheus.io/port": "1"})),
         ("a short grace period", "terminationGracePeriodSeconds", lambda d: pod_spec(
-            cinema_deployments(d)[0][0]).update({"terminationGracePeriodSeconds": 10})),
+            cinema_workloads(d)[0][0]).update({"terminationGracePeriodSeconds": 10})),
+        ("SQLite in two pods", "StatefulSet of exactly one pod", lambda d: named(d, "StatefulSet", "message")["spec"].update(
+            {"replicas": 2})),
+        ("SQLite off its volume", "must be on its volume claim", lambda d: env_entries(next(
+            c for _, c in cinema_workloads(d) if executable_of(c) == "message"))["DATABASE_PATH"].update(
+            {"value": "/tmp/message.sqlite"})),
     ]
     for label, expected, change in cases:
         problems = check_all(mutated(change), code, set())
@@ -473,6 +522,66 @@ def resolved_env(docs, container, pod_name):
     return env
 
 
+def psql(port, user, database, sql):
+    return subprocess.run(
+        ["psql", "-h", "127.0.0.1", "-p", str(port), "-U", user, "-d", database, "-XtAc", sql],
+        capture_output=True, text=True, timeout=30, env={**os.environ, "PGCONNECT_TIMEOUT": "5"},
+    )
+
+
+def initialise_postgres(docs, environments, port):
+    """Runs the postgres StatefulSet's init scripts (its ConfigMap postgres-init) as the image
+    would on a first start, with that container's environment (the Secret's placeholders), then
+    checks what the services rely on: every DATABASE_URL names a database its user owns, and each
+    login role is refused every database it does not own (payment's money apart from the rest)."""
+    statefulset = named(docs, "StatefulSet", "postgres")
+    if statefulset is None:
+        return ["(c) no StatefulSet postgres, while services use DATABASE_URL"]
+    container = pod_spec(statefulset)["containers"][0]
+    env = resolved_env(docs, container, "postgres-0")
+    volumes = {v["name"]: v for v in pod_spec(statefulset).get("volumes", [])}
+    scripts = []
+    for mount in container.get("volumeMounts", []):
+        config_map = volumes.get(mount["name"], {}).get("configMap")
+        if mount["mountPath"].rstrip("/") == "/docker-entrypoint-initdb.d" and config_map:
+            data = named(docs, "ConfigMap", config_map["name"])["data"]
+            scripts += [data[name] for name in sorted(data) if name.endswith(".sh")]
+    if not scripts:
+        return ["(c) the postgres StatefulSet mounts no init script on /docker-entrypoint-initdb.d"]
+    for script in scripts:
+        result = subprocess.run(
+            ["bash", "-c", script], capture_output=True, text=True, timeout=60,
+            env={**os.environ, **env, "POSTGRES_USER": env.get("POSTGRES_USER", "postgres"),
+                 "PGHOST": "127.0.0.1", "PGPORT": str(port)},
+        )
+        if result.returncode != 0:
+            return [f"(c) the postgres init script failed: {(result.stderr or result.stdout).strip()}"]
+    listed = psql(port, "postgres", "postgres",
+                  "SELECT datname, pg_get_userbyid(datdba) FROM pg_database WHERE NOT datistemplate AND datname <> 'postgres'")
+    owners = dict(line.split("|", 1) for line in listed.stdout.split())
+    problems = []
+    for executable, service_env in sorted(environments.items()):
+        url = service_env.get("DATABASE_URL")
+        if not url:
+            continue
+        parts = urllib.parse.urlsplit(url)
+        database = parts.path.lstrip("/")
+        if owners.get(database) != parts.username:
+            problems.append(f"(c) {executable}: its DATABASE_URL user {parts.username} does not own database {database}"
+                            f" (owner {owners.get(database)})")
+    roles = sorted(set(owners.values()))
+    for role in roles:
+        for database, owner in sorted(owners.items()):
+            reached = psql(port, role, database, "SELECT 1").returncode == 0
+            if reached != (role == owner):
+                problems.append(f"(c) role {role} {'reaches' if reached else 'is refused'} database {database}"
+                                f" (owner {owner})")
+    if not problems:
+        print(f"k8s-test: (c) postgres-init: databases {', '.join(f'{d} ({o})' for d, o in sorted(owners.items()))};"
+              f" each of {len(roles)} roles refused every database it does not own")
+    return problems
+
+
 def run_probes(docs, code):
     bin_dir = os.environ.get("CINEMA_BIN_DIR") or os.path.join(ROOT, ".build", "debug")
     tools = os.path.join(ROOT, ".tools")
@@ -480,7 +589,7 @@ def run_probes(docs, code):
     for executable in code.executables:
         if not os.access(os.path.join(bin_dir, executable), os.X_OK):
             return [f"(c) no executable {bin_dir}/{executable} (swift build, or CINEMA_BIN_DIR)"]
-    deployments = cinema_deployments(docs)
+    deployments = cinema_workloads(docs)
     ports = {executable_of(c): free_port() for _, c in deployments}
     broker_port = free_port()
     broker = f"127.0.0.1:{broker_port}"
@@ -525,15 +634,19 @@ def run_probes(docs, code):
             urllib.parse.urlsplit(env["DATABASE_URL"]).path.lstrip("/") for env in environments.values() if env.get("DATABASE_URL")
         })
         if databases:
-            postgres = {**os.environ, "PG_DIR": os.path.join(work, "postgres"), "PG_PORT": str(free_port())}
-            for command in (["start"], ["createdb", *databases]):
-                result = subprocess.run(
-                    ["bash", os.path.join(ROOT, "scripts", "postgres.sh"), *command],
-                    env=postgres, capture_output=True, text=True, timeout=120,
-                )
-                if result.returncode != 0:
-                    problems.append(f"(c) scripts/postgres.sh {command[0]} failed: {(result.stderr or result.stdout).strip()}")
-                    return problems
+            # The superuser is `postgres`, as in the postgres image, so that the init script's
+            # roles (the Secret's user names) are new to the server.
+            postgres = {**os.environ, "PG_DIR": os.path.join(work, "postgres"), "PG_PORT": str(free_port()), "PG_USER": "postgres"}
+            result = subprocess.run(
+                ["bash", os.path.join(ROOT, "scripts", "postgres.sh"), "start"],
+                env=postgres, capture_output=True, text=True, timeout=120,
+            )
+            if result.returncode != 0:
+                problems.append(f"(c) scripts/postgres.sh start failed: {(result.stderr or result.stdout).strip()}")
+                return problems
+            problems += initialise_postgres(docs, environments, postgres["PG_PORT"])
+            if problems:
+                return problems
             print(f"k8s-test: (c) PostgreSQL on 127.0.0.1:{postgres['PG_PORT']} with databases {', '.join(databases)}")
         for deployment, container in deployments:
             executable = executable_of(container)

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # A private PostgreSQL server for Cinema: its own cluster under .run/postgres (Debian's
 # `postgresql` binaries, nothing system-wide: no service, no system user, no /etc change),
-# listening on 127.0.0.1:$PG_PORT (5433), user `cinema`, trust authentication on loopback.
+# listening on 127.0.0.1:$PG_PORT (5433), superuser $PG_USER (`cinema`), trust authentication on
+# loopback.
 #
 #   scripts/postgres.sh start            init the cluster if needed, start it, wait until it answers
 #   scripts/postgres.sh stop             fast shutdown
@@ -17,7 +18,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 PG_DIR="${PG_DIR:-$RUN_DIR/postgres}"
 PG_PORT="${PG_PORT:-5433}"
-PG_USER=cinema
+PG_USER="${PG_USER:-cinema}"
 PG_DATA="$PG_DIR/data"
 PG_LOG="$LOG_DIR/postgres.log"
 

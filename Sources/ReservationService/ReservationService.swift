@@ -21,21 +21,19 @@ public enum ReservationService {
         let settings = environment.configuration.environment
         // RECONCILE_INTERVAL_SECONDS (10) and RECONCILE_AFTER_SECONDS (30): how often, and for
         // payment calls how old, the reconciler looks; drills shorten them.
-        let interval = seconds(settings["RECONCILE_INTERVAL_SECONDS"], in: 1...3600) ?? 10
-        let settleAfter = seconds(settings["RECONCILE_AFTER_SECONDS"], in: 1...86_400) ?? 30
+        let interval = EnvironmentSetting.integer(
+            "RECONCILE_INTERVAL_SECONDS", in: settings, range: 1...3600, default: 10, logger: environment.logger)
+        let settleAfter = EnvironmentSetting.integer(
+            "RECONCILE_AFTER_SECONDS", in: settings, range: 1...86_400, default: 30, logger: environment.logger)
         let breaker = saga.paymentBreaker
         return ServiceComponents(
             routes: [ReservationController(persistence: environment.persistence, saga: saga).endpoints],
-            backgroundServices: [PaymentReconciler(saga: saga, interval: .seconds(interval), settleAfterSeconds: settleAfter)],
+            backgroundServices: [
+                PaymentReconciler(saga: saga, interval: .seconds(interval), settleAfterSeconds: Int64(settleAfter))
+            ],
             // Shown, never judged: payment failing is no reason to take reservation out of service.
             readinessDetails: [("paymentBreaker", { breaker.state().rawValue })]
         )
-    }
-
-    /// A whole number of seconds in `range`, or nil (then the default applies).
-    static func seconds(_ text: String?, in range: ClosedRange<Int64>) -> Int64? {
-        guard let text, let value = Int64(text), range.contains(value) else { return nil }
-        return value
     }
 
     /// The saga against the payment service named by `PAYMENT_URL` (each call bounded by

@@ -165,4 +165,40 @@ struct FaultIsolationTests {
             }
         }
     }
+
+    /// The cluster's readiness (READY_REQUIRES_KAFKA=false, k8s/base/cinema.env): a broker outage
+    /// shows in /ready's details but leaves every service ready, so Kubernetes keeps them in their
+    /// Services while writes wait in the outbox. (aBrokerCrashLosesNoAcceptedWrite shows the local
+    /// default answering 503 for the same outage.)
+    @Test func withReadinessIndependentOfKafkaABrokerOutageEmptiesNoService() async throws {
+        try await CinemaCluster.with(environment: ["READY_REQUIRES_KAFKA": "false"]) { cluster in
+            try await registerMovieAndWaitUntilReservable(cluster)
+            cluster.crashBroker()
+            // Every service has noticed (its producer reports the broker gone) ...
+            for service in CinemaCluster.serviceNames {
+                let ready = try await eventually("\(service) notices the broker is gone", timeout: .seconds(30)) {
+                    () -> CinemaCluster.Reply? in
+                    let reply = try await cluster.direct(service, "/ready")
+                    return reply.json?["details"]?["kafkaProducer"] == .string("DOWN") ? reply : nil
+                }
+                // ... and is ready all the same: the database answers, Kafka is only a detail.
+                #expect(ready.status == 200, "\(service): \(ready.text)")
+                #expect(ready.json?["checks"]?["database"] == .string("UP"))
+                #expect(ready.json?["checks"]?["kafkaProducer"] == nil)
+            }
+            // Writes are still accepted, into the outbox.
+            let registered = try await cluster.request(.POST, "/movies", body: #"{"desc":"Registered with Kafka a detail"}"#)
+            #expect(registered.status == 201)
+            for service in CinemaCluster.serviceNames {
+                #expect(try await cluster.direct(service, "/ready").status == 200, "\(service) still ready")
+            }
+            // Once the broker is back the outbox drains by itself: the view shows the new movie.
+            try await cluster.startBroker()
+            _ = try await eventually("the movie registered during the outage reaches the view", timeout: .seconds(60)) {
+                () -> Bool? in
+                let view = try await cluster.request(.GET, "/movieviews/2")
+                return view.json?["desc"] == .string("Registered with Kafka a detail") ? true : nil
+            }
+        }
+    }
 }

@@ -10,6 +10,18 @@ final class AsyncLock: Sendable {
         var isLocked = false
         var waiters: [(id: UInt64, continuation: CheckedContinuation<Void, any Error>)] = []
         var nextWaiterID: UInt64 = 0
+        /// Waiters that decided to wait but have not queued their continuation yet.
+        var arriving: Set<UInt64> = []
+        /// Those of them cancelled in that gap: they must not queue (nobody would cancel them
+        /// again), but fail as soon as they arrive.
+        var cancelledOnArrival: Set<UInt64> = []
+    }
+
+    /// What a waiter does once its continuation exists.
+    private enum Arrival {
+        case takeTheLock
+        case cancelled
+        case wait
     }
 
     private let state = Mutex(State())
@@ -33,29 +45,48 @@ final class AsyncLock: Sendable {
                 return nil
             }
             state.nextWaiterID += 1
+            state.arriving.insert(state.nextWaiterID)
             return state.nextWaiterID
         }
         guard let waiterID else { return }
+        // A task cancelled before this point runs `onCancel` at once, before the operation has
+        // queued anything: `arriving` and `cancelledOnArrival` carry that over.
         try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
-                let resumeAtOnce = state.withLock { state -> Bool in
-                    // Released or cancelled between deciding to wait and getting here.
+                let arrival = state.withLock { state -> Arrival in
+                    state.arriving.remove(waiterID)
+                    if state.cancelledOnArrival.remove(waiterID) != nil { return .cancelled }
+                    // Released between deciding to wait and getting here.
                     if !state.isLocked {
                         state.isLocked = true
-                        return true
+                        return .takeTheLock
                     }
                     state.waiters.append((waiterID, continuation))
-                    return false
+                    return .wait
                 }
-                if resumeAtOnce { continuation.resume() }
+                switch arrival {
+                case .takeTheLock: continuation.resume()
+                case .cancelled: continuation.resume(throwing: CancellationError())
+                case .wait: break
+                }
             }
         } onCancel: {
             let cancelled = state.withLock { state -> CheckedContinuation<Void, any Error>? in
+                if state.arriving.contains(waiterID) {
+                    state.cancelledOnArrival.insert(waiterID)
+                    return nil
+                }
+                // Not queued any more: it holds the lock already, and keeps it.
                 guard let index = state.waiters.firstIndex(where: { $0.id == waiterID }) else { return nil }
                 return state.waiters.remove(at: index).continuation
             }
             cancelled?.resume(throwing: CancellationError())
         }
+    }
+
+    /// How many tasks wait in the queue (tests and diagnostics).
+    var queuedWaiters: Int {
+        state.withLock { $0.waiters.count }
     }
 
     private func release() {
