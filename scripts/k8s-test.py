@@ -463,7 +463,7 @@ def self_test(docs, code):
         ("a route to the wrong Service", "(b)", lambda d: config(d).update({"MOVIE_URL": "http://message:8084"})),
         ("a missing route", "(b)", lambda d: config(d).pop("VIEWPAGE_URL")),
         ("payment writes opened", "(b)", lambda d: config(d).update({"PAYMENT_METHODS": "*"})),
-        ("a scrape annotation on the wrong port", "scrape annotations", lambda d: cinema_deployments(d)[0][0]["spec"][
+        ("a scrape annotation on the wrong port", "scrape annotations", lambda d: cinema_workloads(d)[0][0]["spec"][
             "template"]["metadata"]["annotations"].update({"prometheus.io/port": "1"})),
         ("a short grace period", "terminationGracePeriodSeconds", lambda d: pod_spec(
             cinema_workloads(d)[0][0]).update({"terminationGracePeriodSeconds": 10})),
