@@ -31,6 +31,7 @@ extension Target.Dependency {
     static let unixSignals = product(name: "UnixSignals", package: "swift-service-lifecycle")
     static let tracing = product(name: "Tracing", package: "swift-distributed-tracing")
     static let instrumentation = product(name: "Instrumentation", package: "swift-distributed-tracing")
+    static let otel = product(name: "OTel", package: "swift-otel")
 
     /// Making HTTP calls: the client and the NIO types its API is written in.
     static let httpClientStack: [Target.Dependency] = [.asyncHTTPClient, .nioCore, .nioHTTP1, .nioPosix]
@@ -54,6 +55,8 @@ let package = Package(
         .package(url: "https://github.com/vapor/postgres-kit.git", from: "2.17.0"),
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
         .package(url: "https://github.com/apple/swift-distributed-tracing.git", from: "1.7.3"),
+        // OTLP over HTTP only: the gRPC trait would bring grpc-swift and its HTTP/2 transport into every build.
+        .package(url: "https://github.com/swift-otel/swift-otel.git", from: "1.6.0", traits: ["OTLPHTTP"]),
     ],
     targets: [
         // The C module over Debian's librdkafka-dev. Only `Kafka` may import it.
@@ -98,7 +101,7 @@ struct KitModule {
             name: "CinemaTracing", dependencies: [.tracing, .instrumentation, .logging], testDependencies: [.tracing, .instrumentation]),
         // What every process sets up, services and gateway: logging, metrics, tracing, the shutdown deadline.
         .init(
-            name: "CinemaProcess", dependencies: ["CinemaTracing", .logging, .metrics, .prometheus, .serviceLifecycle],
+            name: "CinemaProcess", dependencies: ["CinemaTracing", .logging, .metrics, .otel, .prometheus, .serviceLifecycle, .tracing],
             hasTests: false),
         // HTTP plumbing: JSON errors, HAL, paging, request fields, probe routes, header names.
         .init(

@@ -6,7 +6,7 @@ public import Logging
 public import NIOCore
 import NIOPosix
 public import Prometheus
-import ServiceLifecycle
+public import ServiceLifecycle
 import UnixSignals
 
 /// Request context of the gateway: the peer address feeds `X-Forwarded-For`; the channel tells a request waiting for
@@ -122,7 +122,7 @@ extension HTTPClient.Configuration {
 /// Runs the gateway until SIGTERM or SIGINT, then lets in-flight requests finish and shuts the HTTP client down.
 public func runGateway(
     configuration: GatewayConfiguration, logger: Logger, metrics: PrometheusCollectorRegistry? = nil,
-    shutdownTimeout: Duration = .seconds(10)
+    traceExport: (any Service)? = nil, shutdownTimeout: Duration = .seconds(10)
 ) async throws {
     let httpClient = HTTPClient(
         eventLoopGroup: .singletonMultiThreadedEventLoopGroup,
@@ -159,10 +159,13 @@ public func runGateway(
             "gateway.shedding.retry_after_seconds": .stringConvertible(shedding.retryAfterSeconds),
         ]
     )
-    // ServiceGroup stops services in reverse order: the application drains first, the client goes last.
+    // ServiceGroup stops services in reverse order: the application drains first, the client goes next, and the
+    // span exporter (when OTEL_TRACES_EXPORTER asks for one) flushes last.
     let serviceGroup = ServiceGroup(
         configuration: .init(
-            services: [HTTPClientService(client: httpClient), app, ShutdownDeadline(timeout: shutdownTimeout, logger: logger)],
+            services: (traceExport.map { [$0] } ?? []) + [
+                HTTPClientService(client: httpClient), app, ShutdownDeadline(timeout: shutdownTimeout, logger: logger),
+            ],
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger
         )

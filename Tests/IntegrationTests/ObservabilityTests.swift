@@ -20,7 +20,67 @@ struct ObservabilityTests {
         }
     }
 
-    func checkTheSagaIsOneTrace(_ cluster: CinemaCluster) async throws {
+    /// With `OTEL_TRACES_EXPORTER=otlp` every process exports its spans (swift-otel, OTLP/HTTP) to the collector the
+    /// standard variables name; here a small HTTP server that keeps what it is sent.
+    @Test func withOTLPExportTheSagasSpansReachTheCollector() async throws {
+        let port = freePort()
+        let received = FileManager.default.temporaryDirectory.appendingPathComponent("otlp-\(UUID().uuidString).txt")
+        let collector = try ManagedProcess(
+            name: "otlp-collector", executable: URL(fileURLWithPath: "/usr/bin/env"),
+            arguments: ["python3", "-c", Self.collector, String(port), received.path],
+            environment: CinemaCluster.baseEnvironment,
+            logURL: FileManager.default.temporaryDirectory.appendingPathComponent("otlp-collector-\(port).log"))
+        _ = try await eventually("the collector listens") { try await CinemaCluster.send(.GET, "http://127.0.0.1:\(port)/", body: nil) }
+        let environment = [
+            "OTEL_TRACES_EXPORTER": "otlp", "OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:\(port)",
+            "OTEL_EXPORTER_OTLP_PROTOCOL": "http/json", "OTEL_BSP_SCHEDULE_DELAY": "200",
+        ]
+        do {
+            try await CinemaCluster.with(environment: environment) { cluster in
+                try await reserveInTrace(cluster)
+                // OTLP/JSON writes ids in hex; a protobuf-JSON encoder may write them in base64: either is the trace.
+                let base64 = Data(
+                    stride(from: 0, to: 32, by: 2).map { offset -> UInt8 in
+                        let start = Self.traceID.index(Self.traceID.startIndex, offsetBy: offset)
+                        return UInt8(Self.traceID[start..<Self.traceID.index(start, offsetBy: 2)], radix: 16) ?? 0
+                    }
+                ).base64EncodedString()
+                _ = try await eventually("spans of the trace from gateway, reservation and payment", timeout: .seconds(30)) { () -> Bool? in
+                    let text = (try? String(contentsOf: received, encoding: .utf8)) ?? ""
+                    let ofTrace = text.split(separator: "\n").filter { $0.contains(Self.traceID) || $0.contains(base64) }
+                    let services = ["cinema-gateway", "cinema-reservation", "cinema-payment"]
+                    return services.allSatisfy { name in ofTrace.contains { $0.contains(name) } } ? true : nil
+                }
+                #expect(((try? String(contentsOf: received, encoding: .utf8)) ?? "").hasPrefix("/v1/traces "))
+            }
+        } catch {
+            await collector.stop()
+            throw error
+        }
+        await collector.stop()
+    }
+
+    /// Appends `<path> <body>` of every POST to the file it is given, and answers `{}`.
+    static let collector = """
+        import http.server, sys
+        class Collector(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                with open(sys.argv[2], "ab") as out:
+                    out.write(self.path.encode() + b" " + body.replace(b"\\n", b" ") + b"\\n")
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", "2")
+                self.end_headers()
+                self.wfile.write(b"{}")
+            def log_message(self, *arguments):
+                pass
+        http.server.HTTPServer(("127.0.0.1", int(sys.argv[1])), Collector).serve_forever()
+        """
+
+    /// Registers a movie and reserves it through the gateway with our `traceparent`; returns the answer's status
+    /// and headers.
+    func reserveInTrace(_ cluster: CinemaCluster) async throws -> (status: UInt, headers: HTTPHeaders) {
         #expect(try await cluster.request(.POST, "/movies", body: #"{"desc":"Traced"}"#).status == 201)
         // The reservation service learns the movie from its event (or asks the movie service); 422 until then.
         // A client of its own with tracing off: HTTPClient.shared takes whatever tracer the test process bootstrapped
@@ -47,6 +107,11 @@ struct ObservabilityTests {
         try await client.shutdown()
         let reservation = try sent.get()
         #expect(reservation.status == 201)
+        return reservation
+    }
+
+    func checkTheSagaIsOneTrace(_ cluster: CinemaCluster) async throws {
+        let reservation = try await reserveInTrace(cluster)
         // The gateway answers the trace it continued, with its own span.
         let answered = try #require(reservation.headers.first(name: "traceresponse"))
         #expect(answered.hasPrefix("00-\(Self.traceID)-"))
