@@ -1,5 +1,6 @@
 import CinemaTracing
 import Instrumentation
+import Logging
 import OTel
 import ServiceLifecycle
 
@@ -13,7 +14,14 @@ enum TraceExport {
     /// Bootstraps `InstrumentationSystem`; returns the exporter's service when there is one, to run (and flush on
     /// shutdown) with the process's other services.
     static func bootstrap(serviceName: String, environment: [String: String]) throws(ConfigurationError) -> (any Service)? {
-        guard let exporter = environment["OTEL_TRACES_EXPORTER"], !exporter.isEmpty, exporter != "none" else {
+        let exporter = environment["OTEL_TRACES_EXPORTER"]?.lowercased() ?? "none"
+        guard ["otlp", "console"].contains(exporter) else {
+            // Like the other tuning settings: a value that cannot be used keeps the default, with a warning naming it.
+            if !["", "none"].contains(exporter) {
+                Logger(label: "cinema.tracing").warning(
+                    "OTEL_TRACES_EXPORTER must be otlp, console or none; spans are not exported",
+                    metadata: ["OTEL_TRACES_EXPORTER": "\(exporter.prefix(40))"])
+            }
             TraceLogging.bootstrapInstrumentation()
             return nil
         }
