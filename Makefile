@@ -20,7 +20,7 @@ SWIFT_TEST_FLAGS ?=
 START_TARGETS := $(addprefix start-,$(SERVICES))
 STOP_TARGETS := $(addprefix stop-,$(SERVICES))
 
-.PHONY: help setup build broker broker-stop up down status logs events dlt dlt-replay rebuild-view postgres postgres-stop test drills lint format clean distclean \
+.PHONY: help setup build broker broker-stop up down status logs events trace dlt dlt-replay rebuild-view postgres postgres-stop test drills lint format clean distclean \
 	image-build-check k8s-check fuzz-api \
 	$(START_TARGETS) $(STOP_TARGETS)
 
@@ -32,6 +32,7 @@ help:
 	@echo "make status         table of processes: pid, port, /health, /ready"
 	@echo "make logs           follow all logs (.run/logs), prefixed"
 	@echo "make events         follow topic cinema from the beginning, one JSON value a line"
+	@echo "make trace ID=...  one trace (a reservation's saga): log lines of every process + its events"
 	@echo "make dlt            list the dead letters (topic cinema.DLT), one JSON line each with headers"
 	@echo "make dlt-replay     re-publish them to cinema for the group that failed (GROUPS='payment ...' to choose)"
 	@echo "make rebuild-view   rebuild the MovieView from the topic's beginning beside the live one, then swap it in"
@@ -78,6 +79,10 @@ events:
 dlt:
 	@bash scripts/cinema.sh dlt list
 
+# make trace ID=<trace id>: one reservation's saga across the processes (logs + events).
+trace:
+	@bash scripts/cinema.sh trace "$(ID)"
+
 rebuild-view:
 	@bash scripts/cinema.sh rebuild-view
 
@@ -104,7 +109,7 @@ $(STOP_TARGETS): stop-%:
 # test service in a database of its own), and the PostgreSQL store's own tests: the same
 # repository code on both engines.
 PG_TEST_URL = $(shell bash scripts/postgres.sh url postgres)
-PG_TEST_SUITES := MovieServiceTests|ReservationServiceTests|PaymentServiceTests|MessageServiceTests|ViewpageServiceTests|PostgresStoreTests|ScaleOutTests
+PG_TEST_SUITES := MovieServiceTests|ReservationServiceTests|PaymentServiceTests|MessageServiceTests|ViewpageServiceTests|PostgresStoreTests|OutboxMigrationTests|ScaleOutTests
 
 # The server is stopped afterwards unless it was already running (`make up CINEMA_DB=postgres`
 # uses the same one): a second checkout's `make test` must find port 5433 free.

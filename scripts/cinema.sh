@@ -17,6 +17,8 @@
 #                                to $KAFKA_TOPIC for the group that failed
 #   scripts/cinema.sh events [KCAT_ARGS...]
 #                                follow topic $KAFKA_TOPIC from the beginning, one value a line
+#   scripts/cinema.sh trace ID   one trace across processes: the log lines carrying trace.id=ID,
+#                                merged in time order, and the events whose traceparent is in it
 #
 # Scaled mode: `CINEMA_DB=postgres CINEMA_REPLICAS=2 scripts/cinema.sh up` keeps every service's
 # state in a private PostgreSQL server (scripts/postgres.sh, one database per service) and starts
@@ -398,6 +400,18 @@ cmd_events() {
         -o beginning -u -q -f '%s\n' "$@"
 }
 
+# cmd_trace ID: scripts/trace.py over .run/logs, and the topic when a broker answers.
+cmd_trace() {
+    [[ -n "${1:-}" ]] || die "usage: make trace ID=<trace id or traceparent>"
+    local events=()
+    if [[ -x "$KCAT_REAL" ]] && broker_answers 2; then
+        events=(--kcat "$KCAT_REAL" --brokers "$KAFKA_BOOTSTRAP" --topic "$KAFKA_TOPIC")
+    else
+        warn "no broker answers on $KAFKA_BOOTSTRAP: log lines only"
+    fi
+    LD_LIBRARY_PATH="$KAFKA_LD_LIBRARY_PATH" exec python3 "$ROOT/scripts/trace.py" "$1" --logs "$RUN_DIR/logs" "${events[@]}"
+}
+
 # cmd_dlt list | replay [GROUP...]: the dead letters (scripts/dlt.py).
 cmd_dlt() {
     need_tools
@@ -504,6 +518,7 @@ restart) cmd_stop "$@" && cmd_start "$@" ;;
 status) cmd_status ;;
 logs) cmd_logs "$@" ;;
 events) cmd_events "$@" ;;
+trace) cmd_trace "$@" ;;
 dlt) cmd_dlt "$@" ;;
 rebuild-view) cmd_rebuild_view ;;
 build) build ;;
