@@ -20,8 +20,8 @@ SWIFT_TEST_FLAGS ?=
 START_TARGETS := $(addprefix start-,$(SERVICES))
 STOP_TARGETS := $(addprefix stop-,$(SERVICES))
 
-.PHONY: help setup build broker broker-stop up down status logs events dlt dlt-replay rebuild-view postgres postgres-stop test drills lint format clean distclean \
-	image-build-check k8s-check \
+.PHONY: help setup build broker broker-stop up down status logs events trace dlt dlt-replay rebuild-view postgres postgres-stop test drills lint format clean distclean \
+	image-build-check k8s-check fuzz-api \
 	$(START_TARGETS) $(STOP_TARGETS)
 
 help:
@@ -32,6 +32,7 @@ help:
 	@echo "make status         table of processes: pid, port, /health, /ready"
 	@echo "make logs           follow all logs (.run/logs), prefixed"
 	@echo "make events         follow topic cinema from the beginning, one JSON value a line"
+	@echo "make trace ID=...  one trace (a reservation's saga): log lines of every process + its events"
 	@echo "make dlt            list the dead letters (topic cinema.DLT), one JSON line each with headers"
 	@echo "make dlt-replay     re-publish them to cinema for the group that failed (GROUPS='payment ...' to choose)"
 	@echo "make rebuild-view   rebuild the MovieView from the topic's beginning beside the live one, then swap it in"
@@ -41,6 +42,8 @@ help:
 	@echo "make test           setup + format lint + swift build --build-tests + swift test"
 	@echo "make drills         the reliability drills against the real system; prints the figures and writes them"
 	@echo "                    into RELIABILITY.md (DRILLS=fast for the subset CI runs, default full)"
+	@echo "make fuzz-api       the OpenAPI document checked (3.1), then schemathesis through the gateway of a system of its own"
+	@echo "                    (ports 18081-18088, Kafka 19092, .run-fuzz/; binaries from CINEMA_BIN_DIR, default .build/debug)"
 	@echo "make lint           swift format lint --strict (the style in .swift-format);  make format fixes it"
 	@echo "make image-build-check  the image's build script (release binaries into .build/dist) + Dockerfile check"
 	@echo "make k8s-check      render k8s/ (kustomize), validate, lint, test it against the code and the running processes"
@@ -76,6 +79,10 @@ events:
 dlt:
 	@bash scripts/cinema.sh dlt list
 
+# make trace ID=<trace id>: one reservation's saga across the processes (logs + events).
+trace:
+	@bash scripts/cinema.sh trace "$(ID)"
+
 rebuild-view:
 	@bash scripts/cinema.sh rebuild-view
 
@@ -102,7 +109,7 @@ $(STOP_TARGETS): stop-%:
 # test service in a database of its own), and the PostgreSQL store's own tests: the same
 # repository code on both engines.
 PG_TEST_URL = $(shell bash scripts/postgres.sh url postgres)
-PG_TEST_SUITES := MovieServiceTests|ReservationServiceTests|PaymentServiceTests|MessageServiceTests|ViewpageServiceTests|PostgresStoreTests|ScaleOutTests
+PG_TEST_SUITES := MovieServiceTests|ReservationServiceTests|PaymentServiceTests|MessageServiceTests|ViewpageServiceTests|PostgresStoreTests|OutboxMigrationTests|ScaleOutTests
 
 # The server is stopped afterwards unless it was already running (`make up CINEMA_DB=postgres`
 # uses the same one): a second checkout's `make test` must find port 5433 free.
@@ -135,6 +142,10 @@ drills: setup
 	@status=0; $(TEST_ENV) CINEMA_DRILLS=$(DRILLS) CINEMA_DRILL_FIGURES=$(DRILL_FIGURES) \
 		swift test --skip-build --filter 'Drills|HostileInputTests' || status=$$?; \
 	CINEMA_DRILLS=$(DRILLS) python3 scripts/drill-table.py $(DRILL_FIGURES) RELIABILITY.md; exit $$status
+
+# The OpenAPI document against the running system (scripts/fuzz-api.sh); reuses built binaries.
+fuzz-api: setup
+	@bash scripts/fuzz-api.sh
 
 # The container image's build, without Docker: the script the Dockerfile's build stage runs, then
 # a check that the Dockerfile matches the tree and installs what the binaries need.

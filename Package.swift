@@ -29,6 +29,9 @@ extension Target.Dependency {
     static let sqliteKit = product(name: "SQLiteKit", package: "sqlite-kit")
     static let postgresKit = product(name: "PostgresKit", package: "postgres-kit")
     static let unixSignals = product(name: "UnixSignals", package: "swift-service-lifecycle")
+    static let tracing = product(name: "Tracing", package: "swift-distributed-tracing")
+    static let instrumentation = product(name: "Instrumentation", package: "swift-distributed-tracing")
+    static let otel = product(name: "OTel", package: "swift-otel")
 
     /// Making HTTP calls: the client and the NIO types its API is written in.
     static let httpClientStack: [Target.Dependency] = [.asyncHTTPClient, .nioCore, .nioHTTP1, .nioPosix]
@@ -51,6 +54,9 @@ let package = Package(
         .package(url: "https://github.com/vapor/sql-kit.git", from: "3.36.0"),
         .package(url: "https://github.com/vapor/postgres-kit.git", from: "2.17.0"),
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
+        .package(url: "https://github.com/apple/swift-distributed-tracing.git", from: "1.7.3"),
+        // OTLP over HTTP only: the gRPC trait would bring grpc-swift and its HTTP/2 transport into every build.
+        .package(url: "https://github.com/swift-otel/swift-otel.git", from: "1.6.0", traits: ["OTLPHTTP"]),
     ],
     targets: [
         // The C module over Debian's librdkafka-dev. Only `Kafka` may import it.
@@ -64,6 +70,13 @@ let package = Package(
             name: "gateway",
             dependencies: ["Gateway"],
             path: "Sources/Executables/gateway",
+            swiftSettings: sharedSwiftSettings
+        ),
+        // The OpenAPI document against what the gateway and the five services really route.
+        .testTarget(
+            name: "OpenAPITests",
+            dependencies: ["Gateway", "CinemaTesting", "CinemaJSON", .hummingbird, .hummingbirdTesting, .httpTypes]
+                + CinemaService.all.map { .target(name: $0.library) } + Target.Dependency.httpClientStack,
             swiftSettings: sharedSwiftSettings
         ),
         .testTarget(
@@ -81,6 +94,8 @@ struct KitModule {
     let dependencies: [Target.Dependency]
     var testDependencies: [Target.Dependency] = []
     var hasTests = true
+    /// Files compiled into the library (`.embedInCode`): nothing to ship beside the binary, nothing to go missing.
+    var resources: [Resource] = []
 
     static let all: [KitModule] = [
         // librdkafka as the Swift server ecosystem expects it: typed configuration, producer and
@@ -90,20 +105,26 @@ struct KitModule {
         .init(name: "CinemaJSON", dependencies: []),
         // The event contract: the records, their statuses, the fourteen events and their exact JSON.
         .init(name: "CinemaEvents", dependencies: ["CinemaJSON"]),
-        // What every process sets up, services and gateway: logging, metrics, the shutdown deadline.
-        .init(name: "CinemaProcess", dependencies: [.logging, .metrics, .prometheus, .serviceLifecycle], hasTests: false),
+        // W3C trace context: the traceparent value, a propagating tracer, the trace id in every log line.
+        .init(
+            name: "CinemaTracing", dependencies: [.tracing, .instrumentation, .logging], testDependencies: [.tracing, .instrumentation]),
+        // What every process sets up, services and gateway: logging, metrics, tracing, the shutdown deadline.
+        .init(
+            name: "CinemaProcess", dependencies: ["CinemaTracing", .logging, .metrics, .otel, .prometheus, .serviceLifecycle, .tracing],
+            hasTests: false),
         // HTTP plumbing: JSON errors, HAL, paging, request fields, probe routes, header names.
         .init(
-            name: "CinemaHTTP", dependencies: ["CinemaJSON", .hummingbird, .httpTypes, .logging, .prometheus, .serviceLifecycle],
+            name: "CinemaHTTP", dependencies: ["CinemaJSON", .hummingbird, .httpTypes, .logging, .prometheus, .serviceLifecycle, .tracing],
             testDependencies: [.hummingbirdTesting, .serviceLifecycle]),
         // What a service is made of: domain errors, the store, outbox/inbox, consumer, relay, runtime.
         .init(
             name: "CinemaKit",
             dependencies: [
-                "CinemaEvents", "CinemaHTTP", "CinemaJSON", "CinemaProcess", "Kafka", .hummingbird, .httpTypes, .unixSignals,
+                "CinemaEvents", "CinemaHTTP", "CinemaJSON", "CinemaProcess", "CinemaTracing", "Kafka", .hummingbird, .tracing, .httpTypes,
+                .unixSignals,
                 .logging, .metrics, .prometheus, .serviceLifecycle, .sqlKit, .sqliteKit, .postgresKit,
             ],
-            testDependencies: ["CinemaEvents", "CinemaJSON", "Kafka", .prometheus, .sqlKit]
+            testDependencies: ["CinemaEvents", "CinemaJSON", "CinemaTracing", "Kafka", .prometheus, .sqlKit]
         ),
         // What the services' unit tests share: a service over a temporary database, its router,
         // and event delivery through the real processor.
@@ -118,17 +139,19 @@ struct KitModule {
         .init(
             name: "Gateway",
             dependencies: [
-                "CinemaHTTP", "CinemaJSON", "CinemaProcess", .hummingbird, .hummingbirdCore, .httpTypes, .logging, .metrics, .prometheus,
-                .serviceLifecycle, .unixSignals,
+                "CinemaHTTP", "CinemaJSON", "CinemaProcess", "CinemaTracing", .hummingbird, .hummingbirdCore, .tracing, .httpTypes, .logging,
+                .metrics, .prometheus, .serviceLifecycle, .unixSignals,
             ]
                 + Target.Dependency.httpClientStack,
-            testDependencies: [.hummingbirdTesting, .httpTypes, .metrics, .metricsTestKit, .serviceLifecycle]
-                + Target.Dependency.httpClientStack
+            testDependencies: ["CinemaTracing", .hummingbirdTesting, .httpTypes, .metrics, .metricsTestKit, .serviceLifecycle]
+                + Target.Dependency.httpClientStack,
+            // The OpenAPI document it serves at /openapi.json, in the binary.
+            resources: [.embedInCode("openapi.json")]
         ),
     ]
 
     var targets: [Target] {
-        let library = Target.target(name: name, dependencies: dependencies, swiftSettings: sharedSwiftSettings)
+        let library = Target.target(name: name, dependencies: dependencies, resources: resources, swiftSettings: sharedSwiftSettings)
         guard hasTests else { return [library] }
         return [
             library,
@@ -166,7 +189,7 @@ struct CinemaService {
             library: "ViewpageService", executable: "viewpage", extraDependencies: [.serviceLifecycle], resources: [.copy("Dashboard")]),
     ]
 
-    static let kit: [Target.Dependency] = ["CinemaKit", "CinemaEvents", "CinemaHTTP", "CinemaJSON"]
+    static let kit: [Target.Dependency] = ["CinemaKit", "CinemaEvents", "CinemaHTTP", "CinemaJSON", "CinemaTracing"]
 
     var targets: [Target] {
         [

@@ -17,6 +17,8 @@
 #                                to $KAFKA_TOPIC for the group that failed
 #   scripts/cinema.sh events [KCAT_ARGS...]
 #                                follow topic $KAFKA_TOPIC from the beginning, one value a line
+#   scripts/cinema.sh trace ID   one trace across processes: the log lines carrying trace.id=ID,
+#                                merged in time order, and the events whose traceparent is in it
 #
 # Scaled mode: `CINEMA_DB=postgres CINEMA_REPLICAS=2 scripts/cinema.sh up` keeps every service's
 # state in a private PostgreSQL server (scripts/postgres.sh, one database per service) and starts
@@ -28,6 +30,8 @@
 # Environment: CINEMA_HOST (127.0.0.1), LOG_LEVEL (info), CINEMA_BIN_DIR (.build/release),
 #   CINEMA_READY_TIMEOUT (90 s), CINEMA_STOP_TIMEOUT (15 s), CINEMA_SKIP_SETUP=1,
 #   CINEMA_SKIP_BUILD=1, and the broker's KAFKA_HOST, KAFKA_PORT, KAFKA_TOPIC (see broker.sh).
+#   CINEMA_PORT_OFFSET (0) is added to every port below and CINEMA_RUN_DIR (.run) moves the state,
+#   so a second system can run beside `make up` (scripts/fuzz-api.sh does).
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -65,9 +69,11 @@ fi
 
 # base_of NAME: the service an instance belongs to (reservation-2 -> reservation).
 base_of() { printf '%s\n' "${1%-[0-9]}"; }
+PORT_OFFSET="${CINEMA_PORT_OFFSET:-0}"
+[[ "$PORT_OFFSET" =~ ^[0-9]{1,5}$ ]] || die "CINEMA_PORT_OFFSET must be a whole number, got '$PORT_OFFSET'"
 base_port() {
     local s
-    for s in "${SERVICES[@]}"; do [[ "${s%%:*}" == "$1" ]] && { printf '%s\n' "${s##*:}"; return 0; }; done
+    for s in "${SERVICES[@]}"; do [[ "${s%%:*}" == "$1" ]] && { printf '%s\n' $((${s##*:} + PORT_OFFSET)); return 0; }; done
     return 1
 }
 # instances_of SERVICE: its process names, the first one plain.
@@ -394,6 +400,18 @@ cmd_events() {
         -o beginning -u -q -f '%s\n' "$@"
 }
 
+# cmd_trace ID: scripts/trace.py over .run/logs, and the topic when a broker answers.
+cmd_trace() {
+    [[ -n "${1:-}" ]] || die "usage: make trace ID=<trace id or traceparent>"
+    local events=()
+    if [[ -x "$KCAT_REAL" ]] && broker_answers 2; then
+        events=(--kcat "$KCAT_REAL" --brokers "$KAFKA_BOOTSTRAP" --topic "$KAFKA_TOPIC")
+    else
+        warn "no broker answers on $KAFKA_BOOTSTRAP: log lines only"
+    fi
+    LD_LIBRARY_PATH="$KAFKA_LD_LIBRARY_PATH" exec python3 "$ROOT/scripts/trace.py" "$1" --logs "$RUN_DIR/logs" "${events[@]}"
+}
+
 # cmd_dlt list | replay [GROUP...]: the dead letters (scripts/dlt.py).
 cmd_dlt() {
     need_tools
@@ -500,6 +518,7 @@ restart) cmd_stop "$@" && cmd_start "$@" ;;
 status) cmd_status ;;
 logs) cmd_logs "$@" ;;
 events) cmd_events "$@" ;;
+trace) cmd_trace "$@" ;;
 dlt) cmd_dlt "$@" ;;
 rebuild-view) cmd_rebuild_view ;;
 build) build ;;

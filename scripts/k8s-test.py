@@ -290,6 +290,13 @@ def check_deployments(docs, code):
         settings.update({k: e.get("value") for k, e in env_entries(container).items()})
         ports = {p.get("name"): p["containerPort"] for p in container.get("ports", [])}
 
+        # Prometheus finds the pods by these; a wrong port scrapes nothing (or another process).
+        scrape = deployment["spec"]["template"]["metadata"].get("annotations", {})
+        if (scrape.get("prometheus.io/scrape") != "true" or scrape.get("prometheus.io/path") != "/metrics"
+                or scrape.get("prometheus.io/port") != str(settings.get("PORT"))):
+            problems.append(f"{name}: scrape annotations must be prometheus.io/scrape \"true\", path /metrics and "
+                            f"port {settings.get('PORT')}, are {scrape}")
+
         paths = probe_paths(container)
         wanted = {"startupProbe": "/health", "readinessProbe": "/ready", "livenessProbe": "/health"}
         for kind, path in wanted.items():
@@ -456,6 +463,8 @@ def self_test(docs, code):
         ("a route to the wrong Service", "(b)", lambda d: config(d).update({"MOVIE_URL": "http://message:8084"})),
         ("a missing route", "(b)", lambda d: config(d).pop("VIEWPAGE_URL")),
         ("payment writes opened", "(b)", lambda d: config(d).update({"PAYMENT_METHODS": "*"})),
+        ("a scrape annotation on the wrong port", "scrape annotations", lambda d: cinema_workloads(d)[0][0]["spec"][
+            "template"]["metadata"]["annotations"].update({"prometheus.io/port": "1"})),
         ("a short grace period", "terminationGracePeriodSeconds", lambda d: pod_spec(
             cinema_workloads(d)[0][0]).update({"terminationGracePeriodSeconds": 10})),
         ("SQLite in two pods", "StatefulSet of exactly one pod", lambda d: named(d, "StatefulSet", "message")["spec"].update(

@@ -23,6 +23,8 @@ public enum MessageHeader {
     public static let correlationId = "correlation-id"
     public static let causationId = "causation-id"
     public static let eventType = "event-type"
+    /// W3C trace context of the span that recorded the event; a consumer's span continues it.
+    public static let traceParent = "traceparent"
     /// On a dead letter replayed to the topic: the one consumer group that should apply it again
     /// (the others applied it the first time, or skip it).
     public static let replayForGroup = "cinema-replay-group"

@@ -7,7 +7,7 @@ public import Logging
 public import NIOCore
 import NIOPosix
 public import Prometheus
-import ServiceLifecycle
+public import ServiceLifecycle
 import UnixSignals
 
 /// Request context of the gateway: the peer address feeds `X-Forwarded-For`; the channel tells a request waiting for
@@ -57,7 +57,7 @@ func buildGatewayApplication(
     )
 }
 
-/// The gateway's router: middleware does the proxying, the router itself only knows `/health`.
+/// The gateway's router: middleware does the proxying, the router itself only knows the probes and `/openapi.json`.
 public func buildGatewayRouter(
     configuration: GatewayConfiguration,
     httpClient: HTTPClient,
@@ -80,8 +80,11 @@ func buildGatewayRouter(
 ) -> Router<GatewayRequestContext> {
     let router = Router(context: GatewayRequestContext.self, options: .autoGenerateHeadEndpoints)
     router.addMiddleware {
-        // Outermost first: every answer, preflights and errors included, carries the correlation id, and
-        // errors are JSON bodies before CORS headers are put on them.
+        // Outermost first: every answer, preflights and errors included, carries the correlation id and belongs to a
+        // trace (every log line of the request shows it), and errors are JSON bodies before CORS headers are put on
+        // them.
+        ServerSpanMiddleware()
+        TraceForwardingMiddleware()
         CorrelationIDMiddleware()
         GatewayCORSMiddleware(configuration: configuration)
         MetricsMiddleware()
@@ -99,6 +102,7 @@ func buildGatewayRouter(
             status: .ok, headers: [.contentType: "application/json", .cacheControl: "no-store"],
             body: .init(byteBuffer: ByteBuffer(bytes: await health.report().serialized())))
     }
+    router.addOpenAPIRoute()
     return router
 }
 
@@ -114,6 +118,9 @@ extension HTTPClient.Configuration {
             decompression: .disabled
         )
         clientConfiguration.connectionPool.retryConnectionEstablishment = false
+        // The proxy writes the one `traceparent` the upstream sees (``TraceForwardingMiddleware``); AsyncHTTPClient's
+        // own injection would add a second.
+        clientConfiguration.tracing.tracer = nil
         clientConfiguration.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = max(
             clientConfiguration.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit,
             configuration.connectionsPerUpstreamHost
@@ -125,7 +132,7 @@ extension HTTPClient.Configuration {
 /// Runs the gateway until SIGTERM or SIGINT, then lets in-flight requests finish and shuts the HTTP client down.
 public func runGateway(
     configuration: GatewayConfiguration, logger: Logger, metrics: PrometheusCollectorRegistry? = nil,
-    shutdownTimeout: Duration = .seconds(10)
+    traceExport: (any Service)? = nil, shutdownTimeout: Duration = .seconds(10)
 ) async throws {
     let httpClient = HTTPClient(
         eventLoopGroup: .singletonMultiThreadedEventLoopGroup,
@@ -162,10 +169,13 @@ public func runGateway(
             "gateway.shedding.retry_after_seconds": .stringConvertible(shedding.retryAfterSeconds),
         ]
     )
-    // ServiceGroup stops services in reverse order: the application drains first, the client goes last.
+    // ServiceGroup stops services in reverse order: the application drains first, the client goes next, and the
+    // span exporter (when OTEL_TRACES_EXPORTER asks for one) flushes last.
     let serviceGroup = ServiceGroup(
         configuration: .init(
-            services: [HTTPClientService(client: httpClient), app, ShutdownDeadline(timeout: shutdownTimeout, logger: logger)],
+            services: (traceExport.map { [$0] } ?? []) + [
+                HTTPClientService(client: httpClient), app, ShutdownDeadline(timeout: shutdownTimeout, logger: logger),
+            ],
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger
         )

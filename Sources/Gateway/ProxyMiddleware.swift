@@ -1,8 +1,10 @@
 import AsyncHTTPClient
 import CinemaHTTP
+import CoreMetrics
 import Foundation
 import Hummingbird
 import Logging
+import Metrics
 import NIOCore
 import NIOHTTP1
 import NIOPosix
@@ -40,8 +42,30 @@ struct ProxyMiddleware<Context: ClientInputRequestContext>: RouterMiddleware {
             )
         }
         try RequestChecks.checkHost(request)
+        try RequestChecks.checkTraceHasNoBody(request)
         try RequestChecks.checkTarget(path: Substring(request.uri.path), query: request.uri.query.map { Substring($0) })
-        return try await self.forward(request, to: route, context: context)
+        let start = ContinuousClock.now
+        do {
+            let response = try await self.forward(request, to: route, context: context)
+            Self.record(upstream: route.upstreamName, status: response.status, since: start)
+            return response
+        } catch {
+            Self.record(
+                upstream: route.upstreamName, status: (error as? any HTTPResponseError)?.status ?? .internalServerError, since: start)
+            throw error
+        }
+    }
+
+    /// Per upstream (a fixed set, from the configuration): requests by status class (`2xx` … `5xx`, the gateway's own
+    /// 502/503/504 included) and the time to the answer's head. Hummingbird's metrics see no route here, since the
+    /// gateway forwards from a middleware.
+    private static func record(upstream: String, status: HTTPResponse.Status, since start: ContinuousClock.Instant) {
+        let statusClass = "\(min(max(status.code / 100, 1), 5))xx"
+        Counter(label: "cinema_gateway_requests_total", dimensions: [("upstream", upstream), ("status_class", statusClass)]).increment()
+        CoreMetrics.Timer(
+            label: "cinema_gateway_request_duration_seconds", dimensions: [("upstream", upstream)], preferredDisplayUnit: .seconds
+        )
+        .record(duration: ContinuousClock.now - start)
     }
 
     private func forward(_ request: Request, to route: GatewayRoute, context: Context) async throws -> Response {

@@ -16,6 +16,8 @@ public final class KafkaConsumer: Service, Sendable {
     /// and all of them block, so none of them may run on the cooperative pool.
     private let queue: DispatchQueue
     private let probe: ConnectivityProbe
+    /// Not `queue`: a lag sample must not wait for a poll's timeout.
+    private let lagQueue: DispatchQueue
 
     /// Throws `KafkaError` with code `.invalidArgument` for a property librdkafka does not know or
     /// accept, or for contradicting ones.
@@ -31,6 +33,7 @@ public final class KafkaConsumer: Service, Sendable {
         self.logger = logger
         self.queue = DispatchQueue(label: "kafka.consumer.\(configuration.clientID).poll")
         self.probe = ConnectivityProbe(label: "kafka.consumer.\(configuration.clientID).probe")
+        self.lagQueue = DispatchQueue(label: "kafka.consumer.\(configuration.clientID).lag")
         logger.logCreation(of: handle, role: "consumer", bootstrapServers: configuration.bootstrapServers)
     }
 
@@ -149,6 +152,13 @@ public final class KafkaConsumer: Service, Sendable {
         )
     }
 
+    /// The lag of each assigned partition (high watermark minus the position handed to the application), from what
+    /// librdkafka last fetched; empty before the first assignment or after close.
+    public func partitionLags() async -> [KafkaPartitionLag] {
+        if isClosing { return [] }
+        return await lagQueue.perform { [self] in handle.assignedPartitionLags() }
+    }
+
     /// Whether a broker answered a metadata request within 1 s (answer cached for 1 s).
     public func isConnected() async -> Bool {
         if isClosing { return false }
@@ -246,4 +256,11 @@ public struct KafkaConsumerMessages: AsyncSequence, Sendable {
     public func makeAsyncIterator() -> AsyncIterator {
         AsyncIterator(consumer: consumer)
     }
+}
+
+/// How far one partition's consumer is behind its log's end.
+public struct KafkaPartitionLag: Sendable, Equatable {
+    public var topic: String
+    public var partition: Int32
+    public var lag: Int64
 }

@@ -78,6 +78,8 @@ public struct HTTPPaymentClient: PaymentClient {
         var request = HTTPClientRequest(url: baseURL + path)
         request.method = method
         request.headers.add(name: "X-Correlation-Id", value: correlationId)
+        // No `traceparent` here: AsyncHTTPClient injects the current span's (the request's), through the tracer the
+        // process bootstrapped, so payment continues the reservation's trace.
         request.headers.add(name: "Accept", value: "application/json")
         if let body {
             request.headers.add(name: "Content-Type", value: "application/json")

@@ -4,7 +4,9 @@ import NIOCore
 /// The HTTP client reservation uses for its synchronous calls to other services.
 public enum PeerHTTPClient {
     /// Fails a refused connection at once instead of retrying it until the deadline, so an
-    /// outage of a peer is answered in milliseconds, not after the timeout.
+    /// outage of a peer is answered in milliseconds, not after the timeout. Made on first use, after the process has
+    /// bootstrapped tracing: the configuration takes the tracer, and each call then sends the current span as
+    /// `traceparent`.
     public static let shared: HTTPClient = {
         var configuration = HTTPClient.Configuration()
         configuration.connectionPool.retryConnectionEstablishment = false

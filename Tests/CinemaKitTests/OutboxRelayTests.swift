@@ -6,6 +6,22 @@ import Kafka
 import Logging
 import Testing
 
+/// librdkafka's in-process mock cluster with topic `cinema`, a producer, and a consumer of the topic in its own group.
+func mockBroker(
+    partitions: Int32, producerID: String, consumerGroup: String, logger: Logger
+) throws -> (KafkaMockCluster, KafkaProducer, KafkaConsumer) {
+    let cluster = try KafkaMockCluster(logger: logger)
+    try cluster.createTopic("cinema", partitions: partitions)
+    let producer = try KafkaProducer(
+        configuration: .init(bootstrapServers: cluster.bootstrapServers, clientID: producerID), logger: logger)
+    let consumer = try KafkaConsumer(
+        configuration: .init(
+            bootstrapServers: cluster.bootstrapServers, groupID: consumerGroup, topics: ["cinema"], clientID: consumerGroup),
+        logger: logger
+    )
+    return (cluster, producer, consumer)
+}
+
 /// The relay against librdkafka's in-process mock cluster: real producer, real delivery reports.
 @Suite struct OutboxRelayTests {
     let logger = Logger(label: "test")
@@ -24,15 +40,8 @@ import Testing
     }
 
     @Test func publishesEveryRowKeyedByMovieWithHeadersThenDeletesIt() async throws {
-        let cluster = try KafkaMockCluster(logger: logger)
-        try cluster.createTopic("cinema", partitions: 3)
-        let producer = try KafkaProducer(
-            configuration: .init(bootstrapServers: cluster.bootstrapServers, clientID: "relay-test"), logger: logger)
-        let consumer = try KafkaConsumer(
-            configuration: .init(
-                bootstrapServers: cluster.bootstrapServers, groupID: "relay-check", topics: ["cinema"], clientID: "relay-check"),
-            logger: logger
-        )
+        let (cluster, producer, consumer) = try mockBroker(
+            partitions: 3, producerID: "relay-test", consumerGroup: "relay-check", logger: logger)
         let store = try await temporaryStore()
         try await enqueue(30, in: store)
         let relay = OutboxRelay(store: store, publisher: producer, topic: "cinema", logger: logger)
@@ -66,6 +75,8 @@ import Testing
             group.cancelAll()
         }
         await store.close()
+        // The mock brokers must outlive the clients using them, not just the last mention.
+        withExtendedLifetime(cluster) {}
     }
 
     @Test func rowsStayInTheOutboxWhileTheBrokerIsUnreachable() async throws {

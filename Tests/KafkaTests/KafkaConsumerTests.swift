@@ -97,6 +97,27 @@ import Testing
         withExtendedLifetime(cluster) {}
     }
 
+    /// The lag librdkafka knows without asking a broker: the partition's end minus what was handed to the application.
+    @Test func partitionLagFollowsWhatTheApplicationWasHanded() async throws {
+        let cluster = try KafkaMockCluster()
+        try cluster.createTopic("lag", partitions: 1)
+        try await produce((0..<10).map { KafkaOutgoingMessage(topic: "lag", key: nil, value: bytes("m\($0)")) }, to: cluster)
+        let consumer = try consumer(cluster, group: "lag-group", topic: "lag", clientID: "lag-consumer")
+        #expect(await consumer.partitionLags().isEmpty, "nothing assigned yet")
+        try await withRunningServices([consumer]) {
+            _ = try await collect(4, from: consumer)
+            try await waitUntil("lag 6 after 4 of 10") {
+                await consumer.partitionLags().map { "\($0.topic)[\($0.partition)]: \($0.lag)" } == ["lag[0]: 6"]
+            }
+            _ = try await collect(6, from: consumer)
+            try await waitUntil("lag 0 after all 10") {
+                await consumer.partitionLags().map { "\($0.topic)[\($0.partition)]: \($0.lag)" } == ["lag[0]: 0"]
+            }
+        }
+        #expect(await consumer.partitionLags().isEmpty, "closed")
+        withExtendedLifetime(cluster) {}
+    }
+
     @Test func shutdownRequestedBeforeRunStartsStillEndsRunAndIteration() async throws {
         let cluster = try KafkaMockCluster()
         try cluster.createTopic("early", partitions: 1)

@@ -1,8 +1,11 @@
 import CinemaEvents
+import CinemaTracing
 import Foundation
+import Instrumentation
 public import Logging
 import Metrics
 import ServiceLifecycle
+import Tracing
 
 /// One message as the processor sees it, independent of the Kafka client.
 public struct IncomingMessage: Sendable {
@@ -56,7 +59,16 @@ public struct EventProcessor: Sendable {
     public var initialBackoff: Duration
 
     private static let applied = Counter(label: "cinema_events_applied_total")
-    private static let deadLettered = Counter(label: "cinema_events_dead_lettered_total")
+
+    /// Counts a handled event by type and outcome (`applied`, `duplicate`, `dead_lettered`), and dead letters by type.
+    /// Only types this service handles are named (an unreadable message counts as `unreadable`): the type comes from
+    /// the message, and a label must not take whatever a producer writes.
+    private static func count(_ outcome: String, eventType: String) {
+        Counter(label: "cinema_events_consumed_total", dimensions: [("event_type", eventType), ("outcome", outcome)]).increment()
+        if outcome == "dead_lettered" {
+            Counter(label: "cinema_events_dead_lettered_total", dimensions: [("event_type", eventType)]).increment()
+        }
+    }
 
     public init(
         persistence: Persistence,
@@ -74,7 +86,18 @@ public struct EventProcessor: Sendable {
         self.initialBackoff = initialBackoff
     }
 
+    /// Processes the message in a consumer span continuing the trace of its `traceparent` header (a new trace when it
+    /// has none or an invalid one): the handler's log lines and the events it records belong to the same trace as the
+    /// request that began the saga.
     public func process(_ message: IncomingMessage) async -> ProcessingOutcome {
+        var context = ServiceContext.topLevel
+        InstrumentationSystem.instrument.extract(message.headers, into: &context, using: HeaderDictionaryExtractor())
+        let span = startSpan("consume \(message.topic)", context: context, ofKind: .consumer)
+        defer { span.end() }
+        return await ServiceContext.withValue(span.context) { await processInSpan(message) }
+    }
+
+    private func processInSpan(_ message: IncomingMessage) async -> ProcessingOutcome {
         var logger = self.logger
         logger[metadataKey: "kafka.topic"] = "\(message.topic)"
         logger[metadataKey: "kafka.partition"] = "\(message.partition)"
@@ -90,7 +113,7 @@ public struct EventProcessor: Sendable {
         do {
             eventType = try EventEnvelopeHead.decode(fromJSON: message.value).eventType
         } catch {
-            return deadLetter(reason: "not an event: \(error)", attempts: 0, logger: logger)
+            return deadLetter(reason: "not an event: \(error)", attempts: 0, eventType: "unreadable", logger: logger)
         }
         logger[metadataKey: "event.type"] = "\(eventType)"
         guard let handler = handlers.handler(for: eventType) else {
@@ -121,20 +144,24 @@ public struct EventProcessor: Sendable {
                 }
                 if applied {
                     Self.applied.increment()
-                    logger.debug("event applied")
+                    Self.count("applied", eventType: eventType)
+                    // Info: one line per event and service is the saga's trail that `make trace` follows.
+                    logger.info("event applied")
                     return .applied
                 }
+                Self.count("duplicate", eventType: eventType)
                 logger.debug("duplicate delivery; already applied")
                 return .duplicate
             } catch let error as MalformedEvent {
-                return deadLetter(reason: error.reason, attempts: attempt, logger: logger)
+                return deadLetter(reason: error.reason, attempts: attempt, eventType: eventType, logger: logger)
             } catch {
                 if Task.isShuttingDownGracefully || Task.isCancelled {
                     logger.notice("shutting down; event left for redelivery", metadata: ["error": "\(error)"])
                     return .abandoned
                 }
                 guard attempt < maxAttempts else {
-                    return deadLetter(reason: "failed after \(attempt) attempts: \(error)", attempts: attempt, logger: logger)
+                    return deadLetter(
+                        reason: "failed after \(attempt) attempts: \(error)", attempts: attempt, eventType: eventType, logger: logger)
                 }
                 let delay = backoff.next()
                 logger.notice("event handler failed; retrying", metadata: ["error": "\(error)", "attempt": "\(attempt)"])
@@ -144,9 +171,9 @@ public struct EventProcessor: Sendable {
         }
     }
 
-    private func deadLetter(reason: String, attempts: Int, logger: Logger) -> ProcessingOutcome {
+    private func deadLetter(reason: String, attempts: Int, eventType: String, logger: Logger) -> ProcessingOutcome {
         logger.error("event cannot be applied; dead-lettering it", metadata: ["reason": "\(reason)", "attempts": "\(attempts)"])
-        Self.deadLettered.increment()
+        Self.count("dead_lettered", eventType: eventType)
         return .deadLetter(reason: reason, attempts: attempts)
     }
 }

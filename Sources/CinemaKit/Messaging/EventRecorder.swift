@@ -1,4 +1,5 @@
 public import CinemaEvents
+import CinemaTracing
 public import SQLKit
 import Synchronization
 
@@ -14,7 +15,9 @@ public struct EventRecorder: Sendable {
     }
 
     public func record(_ event: some OutgoingEvent) async throws {
-        let seq = try await OutboxRepository.enqueue(event, metadata: metadata, on: database)
+        // The span this runs in (the request's, or the handler's of the event that caused it) is the event's parent.
+        let seq = try await OutboxRepository.enqueue(
+            event, metadata: metadata, traceParent: .current, on: database)
         lastSeq.value.withLock { $0 = max($0 ?? seq, seq) }
     }
 

@@ -1,4 +1,5 @@
 public import CinemaEvents
+public import CinemaTracing
 import Foundation
 public import SQLKit
 
@@ -11,6 +12,9 @@ public struct OutboxMessage: Sendable, Equatable, Decodable {
     public var payload: String
     public var correlationId: String
     public var causationId: String?
+    /// The W3C `traceparent` of the span that recorded the event (the request or the event handler); the relay sends
+    /// it as a Kafka header so the consumers continue the same trace. NULL for rows from before tracing.
+    public var traceParent: String?
 }
 
 public enum OutboxRepository {
@@ -42,19 +46,27 @@ public enum OutboxRepository {
                 .column("parkedAt", type: .text, .notNull)
                 .run()
         },
+        SchemaStep.addingColumn("traceParent", to: table, type: .text),
+        SchemaStep.addingColumn("traceParent", to: parkedTable, type: .text),
+        // When the row was committed (Unix milliseconds), for the age of the backlog; NULL for older rows.
+        SchemaStep.addingColumn("recordedAt", to: table, type: .bigint),
     ]
 
     @discardableResult
-    public static func enqueue(_ event: some OutgoingEvent, metadata: EventMetadata, on database: any SQLDatabase) async throws -> Int64 {
+    public static func enqueue(
+        _ event: some OutgoingEvent, metadata: EventMetadata, traceParent: TraceParent? = nil, on database: any SQLDatabase
+    ) async throws -> Int64 {
         let seq = try await database.insert(into: table)
-            .columns("messageId", "eventType", "messageKey", "payload", "correlationId", "causationId")
+            .columns("messageId", "eventType", "messageKey", "payload", "correlationId", "causationId", "traceParent", "recordedAt")
             .values(
                 SQLBind(UUID().uuidString.lowercased()),
                 SQLBind(event.eventType),
                 SQLBind(String(event.movieId)),
                 SQLBind(String(decoding: try event.encodedJSON(), as: UTF8.self)),
                 SQLBind(metadata.correlationId),
-                SQLBind(metadata.causationId)
+                SQLBind(metadata.causationId),
+                SQLBind(traceParent?.header),
+                SQLBind(Int64(Date().timeIntervalSince1970 * 1000))
             )
             .returning("seq")
             .first(decodingColumn: "seq", as: Int64.self)
@@ -81,11 +93,14 @@ public enum OutboxRepository {
     /// held up by it, and it can be looked at (and re-enqueued by hand) later.
     public static func park(_ message: OutboxMessage, error: String, on database: any SQLDatabase) async throws {
         try await database.insert(into: parkedTable)
-            .columns("seq", "messageId", "eventType", "messageKey", "payload", "correlationId", "causationId", "error", "parkedAt")
+            .columns(
+                "seq", "messageId", "eventType", "messageKey", "payload", "correlationId", "causationId", "traceParent", "error",
+                "parkedAt"
+            )
             .values(
                 SQLBind(message.seq), SQLBind(message.messageId), SQLBind(message.eventType), SQLBind(message.messageKey),
-                SQLBind(message.payload), SQLBind(message.correlationId), SQLBind(message.causationId), SQLBind(error),
-                SQLBind(EventTimestamp.now())
+                SQLBind(message.payload), SQLBind(message.correlationId), SQLBind(message.causationId),
+                SQLBind(message.traceParent), SQLBind(error), SQLBind(EventTimestamp.now())
             )
             .run()
         try await database.delete(from: table).where("seq", .equal, SQLBind(message.seq)).run()
@@ -99,6 +114,20 @@ public enum OutboxRepository {
     public static func markPublished(_ seqs: [Int64], on database: any SQLDatabase) async throws {
         guard !seqs.isEmpty else { return }
         try await database.delete(from: table).where("seq", .in, seqs).run()
+    }
+
+    /// How many rows wait, and when the oldest of them was recorded (Unix milliseconds; nil when none, or only rows
+    /// from before the column).
+    public static func backlog(on database: any SQLDatabase) async throws -> (rows: Int, oldestRecordedAt: Int64?) {
+        struct Row: Decodable {
+            var n: Int
+            var oldest: Int64?
+        }
+        let row = try await database.select()
+            .column(SQLFunction("COUNT", args: SQLLiteral.all), as: "n")
+            .column(SQLFunction("MIN", args: SQLIdentifier("recordedAt")), as: "oldest")
+            .from(table).first(decoding: Row.self)
+        return (row?.n ?? 0, row?.oldest)
     }
 
     public static func count(on database: any SQLDatabase) async throws -> Int {

@@ -1,3 +1,5 @@
+import CinemaTracing
+import Foundation
 public import Logging
 import Metrics
 public import ServiceLifecycle
@@ -57,6 +59,7 @@ public final class OutboxRelay: Service {
                     signal.yield()
                 }
             }
+            group.addTask { await self.sampleBacklog() }
             await publishUntilShutdown()
             group.cancelAll()
         }
@@ -96,6 +99,25 @@ public final class OutboxRelay: Service {
                     try? await cancelWhenGracefulShutdown { try await Task.sleep(for: delay) }
                 }
             }
+        }
+    }
+
+    private let backlogRows = Gauge(label: "cinema_outbox_backlog")
+    private let oldestAge = Gauge(label: "cinema_outbox_oldest_age_seconds")
+
+    /// Every few seconds, how many rows wait in the outbox and how long the oldest has waited: a broker outage or a
+    /// relay that cannot keep up shows as both rising. On a shared database every replica reports the same rows.
+    private func sampleBacklog(every interval: Duration = .seconds(5)) async {
+        while !Task.isCancelled {
+            do {
+                let backlog = try await store.read { database in try await OutboxRepository.backlog(on: database) }
+                backlogRows.record(backlog.rows)
+                let nowMilliseconds = Int64(Date().timeIntervalSince1970 * 1000)
+                oldestAge.record(backlog.oldestRecordedAt.map { Double(max(0, nowMilliseconds - $0)) / 1000 } ?? 0)
+            } catch {
+                logger.debug("outbox backlog not sampled", metadata: ["error": "\(error)"])
+            }
+            try? await Task.sleep(for: interval)
         }
     }
 
@@ -193,13 +215,27 @@ public final class OutboxRelay: Service {
                     try await OutboxRepository.park(message, error: reason, on: database)
                 }
             }
+            // Logged in the trace of the request or event that recorded each row.
             for (message, error) in rejected {
-                logger.error(
-                    "event refused by the broker for good; parked in parked_outbox",
-                    metadata: ["message.id": "\(message.messageId)", "event.type": "\(message.eventType)", "error": "\(error)"]
-                )
+                await TraceLogging.withTraceParent(message.traceParent.flatMap(TraceParent.init(header:))) {
+                    logger.error(
+                        "event refused by the broker for good; parked in parked_outbox",
+                        metadata: ["message.id": "\(message.messageId)", "event.type": "\(message.eventType)", "error": "\(error)"]
+                    )
+                }
+            }
+            let acknowledgedSeqs = Set(acknowledged)
+            let acknowledgedMessages = batch.filter { acknowledgedSeqs.contains($0.seq) }
+            for message in acknowledgedMessages {
+                await TraceLogging.withTraceParent(message.traceParent.flatMap(TraceParent.init(header:))) {
+                    logger.info("event published", metadata: ["message.id": "\(message.messageId)", "event.type": "\(message.eventType)"])
+                }
             }
             published.increment(by: acknowledged.count)
+            // Types come from this service's own outbox rows, a fixed set.
+            for (eventType, count) in Dictionary(grouping: acknowledgedMessages, by: \.eventType) {
+                Counter(label: "cinema_events_produced_total", dimensions: [("event_type", eventType)]).increment(by: count.count)
+            }
             parked.increment(by: rejected.count)
             lastProgress.withLock { $0 = .now }
         }

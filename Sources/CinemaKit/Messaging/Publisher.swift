@@ -37,6 +37,9 @@ extension KafkaProducer: EventPublisher {
         if let causationId = message.causationId {
             headers.append(KafkaHeader(key: MessageHeader.causationId, value: Array(causationId.utf8)))
         }
+        if let traceParent = message.traceParent {
+            headers.append(KafkaHeader(key: MessageHeader.traceParent, value: Array(traceParent.utf8)))
+        }
         return KafkaOutgoingMessage(
             topic: topic,
             key: Array(message.messageKey.utf8),

@@ -1,4 +1,6 @@
+import CoreMetrics
 import Foundation
+import Metrics
 public import SQLKit
 
 /// Where a service keeps its state, its outbox and its inbox.
@@ -43,15 +45,29 @@ extension SQLDatabase {
     func inTransaction<Result: Sendable>(
         begin: String, _ body: @Sendable (any SQLDatabase) async throws -> Result
     ) async throws -> Result {
+        let start = ContinuousClock.now
         try await raw(SQLQueryString(begin)).run()
         do {
             let result = try await body(self)
             try await finish("COMMIT")
+            recordTransaction(since: start, outcome: "commit")
             return result
         } catch {
             try? await finish("ROLLBACK")
+            recordTransaction(since: start, outcome: "rollback")
             throw error
         }
+    }
+
+    /// From BEGIN to the end of COMMIT or ROLLBACK, per engine and outcome: lock waits (SQLite's one writer, PostgreSQL
+    /// row locks) show here before they show in request latency.
+    private func recordTransaction(since start: ContinuousClock.Instant, outcome: String) {
+        CoreMetrics.Timer(
+            label: "cinema_db_transaction_duration_seconds",
+            dimensions: [("engine", dialect.name), ("outcome", outcome)],
+            preferredDisplayUnit: .seconds
+        )
+        .record(duration: ContinuousClock.now - start)
     }
 
     private func finish(_ statement: String) async throws {
@@ -74,6 +90,30 @@ public struct SchemaStep: Sendable {
     }
 
     static let ledger = "schema_migration"
+
+    /// Adds a column to a table an earlier version created, unless it is there. PostgreSQL says so itself (`ADD
+    /// COLUMN IF NOT EXISTS`): asking for a missing column there would fail the migration's whole transaction. SQLite
+    /// has no such clause, and a failed statement leaves its transaction usable, so there the column is asked for.
+    public static func addingColumn(
+        _ column: String, to table: String, type: SQLDataType, _ constraints: [SQLColumnConstraintAlgorithm] = []
+    ) -> SchemaStep {
+        SchemaStep("add column \(table).\(column)") { database in
+            guard database.dialect.name == "sqlite" else {
+                let definition = SQLColumnDefinition(column, dataType: type, constraints: constraints)
+                try await database.raw("ALTER TABLE \(ident: table) ADD COLUMN IF NOT EXISTS \(definition)").run()
+                return
+            }
+            let exists: Bool
+            do {
+                try await database.raw("SELECT \(ident: column) FROM \(ident: table) LIMIT 0").run()
+                exists = true
+            } catch {
+                exists = false
+            }
+            guard !exists else { return }
+            try await database.alter(table: table).column(column, type: type, constraints).run()
+        }
+    }
 
     /// Applies the steps `database` has not applied yet, and records them.
     static func migrate(_ steps: [SchemaStep], on database: any SQLDatabase) async throws {

@@ -28,20 +28,9 @@ public struct Table<Row: Codable & Sendable>: Sendable {
     }
 
     /// Adds a column that a later version of the entity declared to a table an earlier version
-    /// created (a development database kept across upgrades). Asking for the column first is how
-    /// both SQLite (no `ADD COLUMN IF NOT EXISTS`) and PostgreSQL tell whether it is there.
+    /// created (a development database kept across upgrades); see `SchemaStep.addingColumn`.
     public func addingColumn(_ column: String, type: SQLDataType, _ constraints: SQLColumnConstraintAlgorithm...) -> SchemaStep {
-        SchemaStep("add column \(name).\(column)") { database in
-            let exists: Bool
-            do {
-                try await database.raw("SELECT \(ident: column) FROM \(ident: name) LIMIT 0").run()
-                exists = true
-            } catch {
-                exists = false
-            }
-            guard !exists else { return }
-            try await database.alter(table: name).column(column, type: type, constraints).run()
-        }
+        SchemaStep.addingColumn(column, to: name, type: type, constraints)
     }
 
     /// Absent optionals become NULL rather than being left out, so an update can clear a column.

@@ -19,7 +19,15 @@ public enum ServiceRuntime {
             FileHandle.standardError.write(Data("\(definition.name): invalid configuration: \(error)\n".utf8))
             exit(2)
         }
-        let registry = Observability.bootstrap(logLevel: configuration.logLevel)
+        let observability: (metrics: PrometheusCollectorRegistry, tracing: (any Service)?)
+        do {
+            observability = try Observability.bootstrap(
+                logLevel: configuration.logLevel, serviceName: "cinema-\(definition.name)",
+                environment: ProcessInfo.processInfo.environment)
+        } catch {
+            FileHandle.standardError.write(Data("\(definition.name): invalid configuration: \(error)\n".utf8))
+            exit(2)
+        }
         var logger = Logger(label: "cinema.\(definition.name)")
         logger[metadataKey: "service"] = "\(definition.name)"
         logger.info(
@@ -32,7 +40,9 @@ public enum ServiceRuntime {
             ]
         )
         do {
-            let group = try await buildServiceGroup(definition, configuration: configuration, logger: logger, metrics: registry)
+            let group = try await buildServiceGroup(
+                definition, configuration: configuration, logger: logger, metrics: observability.metrics,
+                traceExport: observability.tracing)
             try await group.run()
             logger.info("stopped")
         } catch {
@@ -65,7 +75,8 @@ public enum ServiceRuntime {
         _ definition: ServiceDefinition,
         configuration: ServiceConfiguration,
         logger: Logger,
-        metrics: PrometheusCollectorRegistry?
+        metrics: PrometheusCollectorRegistry?,
+        traceExport: (any Service)? = nil
     ) async throws -> ServiceGroup {
         let store = try await openStore(definition, configuration: configuration, logger: logger)
 
@@ -130,8 +141,10 @@ public enum ServiceRuntime {
         // Shutdown runs in reverse: the deadline starts counting, HTTP stops, background work ends,
         // the consumer loop finishes its message, the consumer leaves its group, the relay drains
         // the outbox, the producer flushes, and the store closes.
+        // The span exporter, when OTEL_TRACES_EXPORTER asks for one, stops last and flushes what the others traced.
         let parts: [any Service] =
-            [CloseStoreOnShutdown(store: store), producer, relay, consumer, consumerService]
+            (traceExport.map { [$0] } ?? [])
+            + [CloseStoreOnShutdown(store: store), producer, relay, consumer, consumerService, ConsumerLagMetrics(consumer: consumer)]
             + components.backgroundServices + [http]
         var group = ServiceGroupConfiguration(
             services: parts.map {
@@ -154,9 +167,16 @@ public enum ServiceRuntime {
         readiness: Readiness = .alwaysReady,
         metrics: PrometheusCollectorRegistry? = nil
     ) -> Router<BasicRequestContext> {
-        let router = Router()
+        // HEAD wherever GET is, as the gateway's `Allow: GET, HEAD` promises for /payments.
+        let router = Router(options: .autoGenerateHeadEndpoints)
+        // Outermost: a server span continuing the caller's `traceparent` (the gateway's span) or starting a trace, so
+        // every log line of the request, and every event it records, carries the trace id.
+        router.add(middleware: ServerSpanMiddleware())
         router.add(middleware: JSONErrorMiddleware())
         router.add(middleware: MetricsMiddleware())
+        // Innermost: the metrics count a thrown error by its status only when it is an HTTP
+        // error, and counted every domain error (a 404, 409, 422) as a 500.
+        router.add(middleware: APIErrorConversionMiddleware())
         router.addProbeRoutes(service: service, readiness: readiness, metrics: metrics)
         for collection in routes {
             router.addRoutes(collection)

@@ -97,3 +97,29 @@ extension RDKafkaHandle {
         return err == RD_KAFKA_RESP_ERR_NO_ERROR ? nil : KafkaError(err, context: "consumer close")
     }
 }
+
+extension RDKafkaHandle {
+    /// For each partition assigned to this member whose position and high watermark are known: how many messages
+    /// of it the application has not been handed yet. Uses only what librdkafka already holds (the position of the
+    /// last message handed out, the watermark of the last fetch), so it asks no broker; still a librdkafka call, so
+    /// callers run it off the cooperative pool.
+    func assignedPartitionLags() -> [KafkaPartitionLag] {
+        var assignment: UnsafeMutablePointer<rd_kafka_topic_partition_list_t>?
+        guard rd_kafka_assignment(pointer, &assignment) == RD_KAFKA_RESP_ERR_NO_ERROR, let assignment else { return [] }
+        defer { rd_kafka_topic_partition_list_destroy(assignment) }
+        guard rd_kafka_position(pointer, assignment) == RD_KAFKA_RESP_ERR_NO_ERROR else { return [] }
+        var lags: [KafkaPartitionLag] = []
+        for index in 0..<Int(assignment.pointee.cnt) {
+            let entry = assignment.pointee.elems[index]
+            var low: Int64 = 0
+            var high: Int64 = 0
+            guard entry.offset >= 0,
+                rd_kafka_get_watermark_offsets(pointer, entry.topic, entry.partition, &low, &high) == RD_KAFKA_RESP_ERR_NO_ERROR,
+                high >= 0
+            else { continue }
+            lags.append(
+                KafkaPartitionLag(topic: String(cString: entry.topic), partition: entry.partition, lag: max(0, high - entry.offset)))
+        }
+        return lags
+    }
+}
