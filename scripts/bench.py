@@ -128,9 +128,11 @@ class Processes:
 class Cinema:
     """The broker, the six processes and nginx, on free ports under .run/bench."""
 
-    def __init__(self, processes, bin_dir):
+    def __init__(self, processes, bin_dir, engine, postgres_port=None):
         self.processes = processes
         self.bin_dir = bin_dir
+        self.engine = engine
+        self.postgres_port = postgres_port
         self.ports = {name: free_port() for name in SERVICES}
         self.kafka_port = free_port()
         self.brokers = f"{HOST}:{self.kafka_port}"
@@ -162,7 +164,9 @@ class Cinema:
     def service_env(self, name):
         env = {"HOST": HOST, "PORT": str(self.ports[name]), "KAFKA_BROKERS": self.brokers, "KAFKA_TOPIC": "cinema",
                "LOG_LEVEL": "warning", **KAFKA_ENV}
-        if name != "gateway":
+        if name != "gateway" and self.engine == "postgres":
+            env["DATABASE_URL"] = f"postgres://cinema@{HOST}:{self.postgres_port}/{name}"
+        elif name != "gateway":
             env["DATABASE_PATH"] = self.database(name)
         if name == "reservation":
             env.update(PAYMENT_URL=self.url("payment"), MOVIE_URL=self.url("movie"))
@@ -172,6 +176,19 @@ class Cinema:
 
     def database(self, name):
         return os.path.join(RUN, "data", f"{name}.sqlite")
+
+    def query(self, name, sql):
+        """Rows of one query against a service's database, whichever the engine."""
+        if self.engine == "postgres":
+            result = subprocess.run(
+                ["psql", "-h", HOST, "-p", str(self.postgres_port), "-U", "cinema", "-d", name, "-AtF", "\t", "-c", sql],
+                capture_output=True, text=True, timeout=30, check=True)
+            return [tuple(line.split("\t")) for line in result.stdout.splitlines()]
+        connection = sqlite3.connect(f"file:{self.database(name)}?mode=ro", uri=True, timeout=5)
+        try:
+            return connection.execute(sql).fetchall()
+        finally:
+            connection.close()
 
     def start(self, name):
         started = time.monotonic()
@@ -244,8 +261,8 @@ function done(summary, latency, requests)
     local bad = summary.errors.status + summary.errors.connect + summary.errors.read + summary.errors.write
         + summary.errors.timeout
     io.write(string.format(
-        'WRK-JSON {"requests": %%d, "seconds": %%f, "errors": %%d, "p50": %%f, "p99": %%f, "p999": %%f}\\n',
-        summary.requests, summary.duration / 1e6, bad, latency:percentile(50) / 1e3, latency:percentile(99) / 1e3,
+        'WRK-JSON {"requests": %%d, "non2xx": %%d, "seconds": %%f, "errors": %%d, "p50": %%f, "p99": %%f, "p999": %%f}\\n',
+        summary.requests, summary.errors.status, summary.duration / 1e6, bad, latency:percentile(50) / 1e3, latency:percentile(99) / 1e3,
         latency:percentile(99.9) / 1e3))
 end
 """
@@ -269,7 +286,9 @@ def wrk(url, connections, duration, method="GET", body=None, during=None):
     if line is None:
         raise SystemExit(f"bench: wrk gave no summary for {url}:\n{output}")
     result = json.loads(line[len("WRK-JSON "):])
-    result["rps"] = result["requests"] / result["seconds"] if result["seconds"] else 0
+    # Only answers that succeeded count; a run in which none did has no figure (and fails --smoke).
+    succeeded = result["requests"] - result["non2xx"]
+    result["rps"] = succeeded / result["seconds"] if succeeded > 0 and result["seconds"] else None
     return result
 
 
@@ -280,10 +299,14 @@ class Report:
     def __init__(self):
         self.rows = []
         self.notes = []
+        # The engine of the pass being measured, named in every section that depends on it.
+        self.engine = None
 
     def add(self, section, figure, value, unit, baseline=None, baseline_name="", target=None, higher_is_better=True,
             verdict=""):
-        ratio = value / baseline if baseline else None
+        ratio = value / baseline if baseline and value is not None else None
+        if self.engine and section != "Kafka":
+            section = f"{section} ({self.engine})"
         if target is not None:
             kind, threshold = target
             measured = ratio if kind == "ratio" else value
@@ -335,24 +358,13 @@ def machine():
 
 
 def pipeline_state(cinema):
-    """How many reservations the reservation service holds, by status, and how many events wait in
-    the outboxes (found by name: the kit's outbox tables)."""
-    statuses, backlog = {}, 0
-    for name in ["reservation", "movie", "payment", "viewpage", "message"]:
-        try:
-            connection = sqlite3.connect(f"file:{cinema.database(name)}?mode=ro", uri=True, timeout=5)
-            tables = [row[0] for row in connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
-            for table in tables:
-                if "outbox" in table.lower() and "park" not in table.lower():
-                    backlog += connection.execute(f'SELECT count(*) FROM "{table}"').fetchone()[0]
-            if name == "reservation":
-                for table in tables:
-                    columns = [row[1] for row in connection.execute(f'PRAGMA table_info("{table}")')]
-                    if "status" in columns and "movieId" in columns:
-                        statuses = dict(connection.execute(f'SELECT status, count(*) FROM "{table}" GROUP BY status'))
-            connection.close()
-        except sqlite3.Error as error:
-            log(f"pipeline state of {name}: {error}")
+    """The reservations by status, and the events still waiting in the services' outboxes (the
+    kit's `outbox` table; `parked_outbox` holds what was parked, not pending)."""
+    backlog = 0
+    for name in SERVICES[:-1]:
+        backlog += int(cinema.query(name, "SELECT count(*) FROM outbox")[0][0])
+    statuses = {status: int(count) for status, count in
+                cinema.query("reservation", 'SELECT status, count(*) FROM reservation GROUP BY status')}
     return statuses, backlog
 
 
@@ -526,15 +538,76 @@ def bench_binary(bin_dir):
                                        capture_output=True, text=True).stdout.strip(), "cinema-bench")
 
 
+class Postgres:
+    """A private PostgreSQL server (scripts/postgres.sh) under .run/bench on a free port, with one
+    database per service."""
+
+    def __init__(self):
+        self.port = free_port()
+        self.env = {**os.environ, "PG_DIR": os.path.join(RUN, "postgres"), "PG_PORT": str(self.port)}
+
+    def script(self, *args):
+        subprocess.run(["bash", os.path.join(ROOT, "scripts", "postgres.sh"), *args], env=self.env, check=True,
+                       timeout=120, stdout=subprocess.DEVNULL)
+
+    def start(self):
+        self.script("start")
+        self.script("createdb", *SERVICES[:-1])
+
+    def stop(self):
+        self.script("stop")
+
+
+def measure_engine(cinema, report, args, duration, concurrencies, bench_bin, events):
+    """Every section against one engine; Kafka only when `bench_bin` is given (the broker is the
+    same whatever the engine)."""
+    log(f"broker on {cinema.brokers}, services on {cinema.ports}")
+    cinema.start_broker()
+    cinema.start_all()
+    status, data = http("POST", cinema.url("gateway") + "/movies", {"desc": "Benchmark"})
+    if status != 201:
+        raise SystemExit(f"bench: POST /movies answered {status}: {data[:200]!r}")
+    movie_id = created_id(data)
+    status, data = http("POST", cinema.url("gateway") + "/reservations", {"movieId": movie_id})
+    if status != 201:
+        raise SystemExit(f"bench: the first POST /reservations answered {status}: {data[:200]!r}")
+    rss_idle = {name: rss_mib(process.pid) for name, process in cinema.running.items()}
+    measured = {}
+
+    def end_to_end():
+        measured["rss"] = section_end_to_end(cinema, report, duration, concurrencies, movie_id)
+
+    def gateway_and_ceiling():
+        nginx = section_http(cinema, report, duration, movie_id)
+        report.add("footprint", "nginx (baseline): RSS after its load", rss_mib(nginx.process.pid), "MiB")
+
+    sections = [
+        ("end to end", end_to_end),
+        ("propagation", lambda: section_propagation(cinema, report, 20 if args.smoke else 200, movie_id)),
+        ("gateway and HTTP ceiling", gateway_and_ceiling),
+        ("footprint", lambda: section_footprint(cinema, report, rss_idle, measured.get("rss", {}))),
+    ]
+    if bench_bin:
+        sections.append(("Kafka", lambda: section_kafka(cinema, report, bench_bin, events)))
+    # One section failing (a tool missing, a timeout) leaves the others' figures standing.
+    for name, run in sections:
+        log(name)
+        try:
+            run()
+        except (SystemExit, subprocess.SubprocessError, OSError, ValueError, KeyError, IndexError) as error:
+            log(f"{name} FAILED: {error}")
+            report.notes.append(f"Section {name} ({cinema.engine}) FAILED: {str(error)[:300]}")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--smoke", action="store_true", help="tiny sizes (CI): checks every section produced numbers")
     parser.add_argument("--out", default=os.path.join(ROOT, "BENCHMARKS.md"))
     args = parser.parse_args()
-    for tool in ["wrk", "nginx", "kcat"]:
+    for tool in ["wrk", "nginx", "kcat", "psql"]:
         if not shutil.which(tool):
             raise SystemExit(f"bench: {tool} is missing (make setup installs it)")
-    duration = int(os.environ.get("BENCH_DURATION", 2 if args.smoke else 10))
+    duration = int(os.environ.get("BENCH_DURATION", 3 if args.smoke else 10))
     events = int(os.environ.get("BENCH_KAFKA_EVENTS", 20_000 if args.smoke else 1_000_000))
     concurrencies = [1, 8, 32] if args.smoke else [1, 8, 32, 64]
     bin_dir = release_binaries()
@@ -545,52 +618,28 @@ def main():
         os.makedirs(os.path.join(RUN, sub))
     processes = Processes()
     report = Report()
+    engines = os.environ.get("BENCH_ENGINES", "sqlite postgres").split()
+    postgres = Postgres() if "postgres" in engines else None
     try:
-        cinema = Cinema(processes, bin_dir)
-        log(f"broker on {cinema.brokers}, services on {cinema.ports}")
-        cinema.start_broker()
-        cinema.start_all()
-        status, data = http("POST", cinema.url("gateway") + "/movies", {"desc": "Benchmark"})
-        if status != 201:
-            raise SystemExit(f"bench: POST /movies answered {status}: {data[:200]!r}")
-        movie_id = created_id(data)
-        status, data = http("POST", cinema.url("gateway") + "/reservations", {"movieId": movie_id})
-        if status != 201:
-            raise SystemExit(f"bench: the first POST /reservations answered {status}: {data[:200]!r}")
-        rss_idle = {name: rss_mib(process.pid) for name, process in cinema.running.items()}
-        measured = {}
-
-        def end_to_end():
-            measured["rss"] = section_end_to_end(cinema, report, duration, concurrencies, movie_id)
-
-        def gateway_and_ceiling():
-            nginx = section_http(cinema, report, duration, movie_id)
-            report.add("footprint", "nginx (baseline): RSS after its load", rss_mib(nginx.process.pid), "MiB")
-
-        sections = [
-            ("end to end", end_to_end),
-            ("propagation", lambda: section_propagation(cinema, report, 20 if args.smoke else 200, movie_id)),
-            ("gateway and HTTP ceiling", gateway_and_ceiling),
-            ("Kafka", lambda: section_kafka(cinema, report, bench_bin, events)),
-            ("footprint", lambda: section_footprint(cinema, report, rss_idle, measured.get("rss", {}))),
-        ]
-        # One section failing (a tool missing, a timeout) leaves the others' figures standing.
-        for name, run in sections:
-            log(name)
-            try:
-                run()
-            except (SystemExit, subprocess.SubprocessError, OSError, ValueError, KeyError) as error:
-                log(f"{name} FAILED: {error}")
-                report.notes.append(f"Section {name} FAILED: {str(error)[:300]}")
+        for engine in engines:
+            report.engine = engine
+            log(f"=== {engine}")
+            if engine == "postgres":
+                postgres.start()
+            measure_engine(Cinema(processes, bin_dir, engine, postgres and postgres.port), report, args, duration,
+                           concurrencies, bench_bin if engine == engines[0] else None, events)
+            processes.stop_all()
     finally:
         processes.stop_all()
-    report.notes.append("Not measured yet (issue 10 point 1, still to build): growth with 10 k / 100 k / 1 M rows, "
-                        "the view rebuilt from 100 k events, and the PostgreSQL engine (this run: SQLite).")
+        if postgres:
+            postgres.stop()
+    report.notes.append("Not measured yet (issue 10 point 1, still to build): growth with 10 k / 100 k / 1 M rows "
+                        "and the view rebuilt from 100 k events.")
     print(report.table())
     write_markdown(args.out, info, report, args.smoke, " ".join(sys.argv[1:]) or "full")
     log(f"wrote {os.path.relpath(args.out, ROOT)}")
     empty = [row["figure"] for row in report.rows if row["value"] is None]
-    sections = {row["section"] for row in report.rows}
+    sections = {row["section"].split(" (")[0] for row in report.rows}
     expected = {"end to end", "propagation", "gateway", "HTTP ceiling", "Kafka", "footprint"}
     if args.smoke and (empty or expected - sections):
         raise SystemExit(f"bench: smoke: no numbers for {sorted(expected - sections)} {empty}")
