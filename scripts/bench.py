@@ -320,6 +320,8 @@ class Report:
     def number(value):
         if value is None:
             return "–"
+        if isinstance(value, int):
+            return f"{value:,}"
         if abs(value) >= 100:
             return f"{value:,.0f}"
         return f"{value:.3g}" if abs(value) < 10 else f"{value:.1f}"
@@ -645,7 +647,9 @@ def main():
     report.notes.append("Not measured yet (issue 10 point 1, still to build): growth with 10 k / 100 k / 1 M rows "
                         "and the view rebuilt from 100 k events.")
     print(report.table())
-    write_markdown(args.out, info, report, args.smoke, " ".join(sys.argv[1:]) or "full")
+    settings = (f"{'smoke' if args.smoke else 'full'}: {duration} s per load run, concurrency {concurrencies}, "
+                f"{events:,} Kafka events, engines {' '.join(engines)}")
+    write_markdown(args.out, info, report, args.smoke, settings)
     log(f"wrote {os.path.relpath(args.out, ROOT)}")
     empty = [row["figure"] for row in report.rows if row["value"] is None]
     sections = {row["section"].split(" (")[0] for row in report.rows}
