@@ -21,7 +21,7 @@ START_TARGETS := $(addprefix start-,$(SERVICES))
 STOP_TARGETS := $(addprefix stop-,$(SERVICES))
 
 .PHONY: help setup build bench bench-smoke broker broker-stop up down status logs events dlt dlt-replay rebuild-view postgres postgres-stop test drills lint format clean distclean \
-	image-build-check k8s-check \
+	image-build-check k8s-check fuzz-api \
 	$(START_TARGETS) $(STOP_TARGETS)
 
 help:
@@ -44,6 +44,8 @@ help:
 	@echo "make bench          release build, its own broker/services/nginx on free ports; prints the figures beside"
 	@echo "                    their same-run baselines and writes BENCHMARKS.md (not part of make test)"
 	@echo "make bench-smoke    the same with tiny sizes (CI); writes .run/bench-smoke.md"
+	@echo "make fuzz-api       the OpenAPI document checked (3.1), then schemathesis through the gateway of a system of its own"
+	@echo "                    (ports 18081-18088, Kafka 19092, .run-fuzz/; binaries from CINEMA_BIN_DIR, default .build/debug)"
 	@echo "make lint           swift format lint --strict (the style in .swift-format);  make format fixes it"
 	@echo "make image-build-check  the image's build script (release binaries into .build/dist) + Dockerfile check"
 	@echo "make k8s-check      render k8s/ (kustomize), validate, lint, test it against the code and the running processes"
@@ -145,6 +147,10 @@ bench: setup
 
 bench-smoke: setup
 	python3 scripts/bench.py --smoke --out $(ROOT)/.run/bench-smoke.md
+
+# The OpenAPI document against the running system (scripts/fuzz-api.sh); reuses built binaries.
+fuzz-api: setup
+	@bash scripts/fuzz-api.sh
 
 # The container image's build, without Docker: the script the Dockerfile's build stage runs, then
 # a check that the Dockerfile matches the tree and installs what the binaries need.

@@ -74,6 +74,13 @@ let package = Package(
             path: "Sources/Executables/cinema-bench",
             swiftSettings: sharedSwiftSettings
         ),
+        // The OpenAPI document against what the gateway and the five services really route.
+        .testTarget(
+            name: "OpenAPITests",
+            dependencies: ["Gateway", "CinemaTesting", "CinemaJSON", .hummingbird, .hummingbirdTesting, .httpTypes]
+                + CinemaService.all.map { .target(name: $0.library) } + Target.Dependency.httpClientStack,
+            swiftSettings: sharedSwiftSettings
+        ),
         .testTarget(
             name: "IntegrationTests",
             dependencies: ["CinemaJSON"] + Target.Dependency.httpClientStack,
@@ -89,6 +96,8 @@ struct KitModule {
     let dependencies: [Target.Dependency]
     var testDependencies: [Target.Dependency] = []
     var hasTests = true
+    /// Files compiled into the library (`.embedInCode`): nothing to ship beside the binary, nothing to go missing.
+    var resources: [Resource] = []
 
     static let all: [KitModule] = [
         // librdkafka as the Swift server ecosystem expects it: typed configuration, producer and
@@ -130,12 +139,14 @@ struct KitModule {
                 .serviceLifecycle, .unixSignals,
             ]
                 + Target.Dependency.httpClientStack,
-            testDependencies: [.hummingbirdTesting, .httpTypes, .metrics, .metricsTestKit] + Target.Dependency.httpClientStack
+            testDependencies: [.hummingbirdTesting, .httpTypes, .metrics, .metricsTestKit] + Target.Dependency.httpClientStack,
+            // The OpenAPI document it serves at /openapi.json, in the binary.
+            resources: [.embedInCode("openapi.json")]
         ),
     ]
 
     var targets: [Target] {
-        let library = Target.target(name: name, dependencies: dependencies, swiftSettings: sharedSwiftSettings)
+        let library = Target.target(name: name, dependencies: dependencies, resources: resources, swiftSettings: sharedSwiftSettings)
         guard hasTests else { return [library] }
         return [
             library,

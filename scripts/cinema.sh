@@ -28,6 +28,8 @@
 # Environment: CINEMA_HOST (127.0.0.1), LOG_LEVEL (info), CINEMA_BIN_DIR (.build/release),
 #   CINEMA_READY_TIMEOUT (90 s), CINEMA_STOP_TIMEOUT (15 s), CINEMA_SKIP_SETUP=1,
 #   CINEMA_SKIP_BUILD=1, and the broker's KAFKA_HOST, KAFKA_PORT, KAFKA_TOPIC (see broker.sh).
+#   CINEMA_PORT_OFFSET (0) is added to every port below and CINEMA_RUN_DIR (.run) moves the state,
+#   so a second system can run beside `make up` (scripts/fuzz-api.sh does).
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -65,9 +67,11 @@ fi
 
 # base_of NAME: the service an instance belongs to (reservation-2 -> reservation).
 base_of() { printf '%s\n' "${1%-[0-9]}"; }
+PORT_OFFSET="${CINEMA_PORT_OFFSET:-0}"
+[[ "$PORT_OFFSET" =~ ^[0-9]{1,5}$ ]] || die "CINEMA_PORT_OFFSET must be a whole number, got '$PORT_OFFSET'"
 base_port() {
     local s
-    for s in "${SERVICES[@]}"; do [[ "${s%%:*}" == "$1" ]] && { printf '%s\n' "${s##*:}"; return 0; }; done
+    for s in "${SERVICES[@]}"; do [[ "${s%%:*}" == "$1" ]] && { printf '%s\n' $((${s##*:} + PORT_OFFSET)); return 0; }; done
     return 1
 }
 # instances_of SERVICE: its process names, the first one plain.

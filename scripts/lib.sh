@@ -3,7 +3,8 @@
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 TOOLS="$ROOT/.tools"
-RUN_DIR="$ROOT/.run"
+# CINEMA_RUN_DIR: another state folder, for a second system beside `make up` (make fuzz-api).
+RUN_DIR="${CINEMA_RUN_DIR:-$ROOT/.run}"
 PID_DIR="$RUN_DIR/pids"
 LOG_DIR="$RUN_DIR/logs"
 DATA_DIR="$RUN_DIR/data"

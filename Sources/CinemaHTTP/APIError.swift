@@ -58,6 +58,21 @@ public protocol APIErrorConvertible: Error {
     var apiError: APIError { get }
 }
 
+/// Turns an error that knows its `APIError` into it as it leaves the handler, so that middleware
+/// between the handler and `JSONErrorMiddleware` (the request metrics) sees an HTTP error with
+/// its real status rather than an unknown error, which it would take for a 500.
+public struct APIErrorConversionMiddleware<Context: RequestContext>: RouterMiddleware {
+    public init() {}
+
+    public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        do {
+            return try await next(request, context)
+        } catch let error as any APIErrorConvertible {
+            throw error.apiError
+        }
+    }
+}
+
 public enum JSONResponse {
     public static func make(_ value: JSONValue, status: HTTPResponse.Status = .ok, contentType: String = "application/json") -> Response {
         let bytes = value.serialized()

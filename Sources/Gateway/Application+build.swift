@@ -56,7 +56,7 @@ func buildGatewayApplication(
     )
 }
 
-/// The gateway's router: middleware does the proxying, the router itself only knows `/health`.
+/// The gateway's router: middleware does the proxying, the router itself only knows the probes and `/openapi.json`.
 public func buildGatewayRouter(
     configuration: GatewayConfiguration,
     httpClient: HTTPClient,
@@ -90,6 +90,7 @@ func buildGatewayRouter(
     // The gateway holds no state: it is ready as soon as it listens. Upstream outages show as 502s
     // per route rather than taking the whole gateway out of a load balancer.
     router.addProbeRoutes(service: "gateway", readiness: .alwaysReady, metrics: metrics)
+    router.addOpenAPIRoute()
     return router
 }
 

@@ -39,6 +39,7 @@ struct ProxyMiddleware<Context: ClientInputRequestContext>: RouterMiddleware {
             )
         }
         try RequestChecks.checkHost(request)
+        try RequestChecks.checkTraceHasNoBody(request)
         try RequestChecks.checkTarget(path: Substring(request.uri.path), query: request.uri.query.map { Substring($0) })
         return try await self.forward(request, to: route, context: context)
     }

@@ -53,6 +53,16 @@ enum RequestChecks {
         }
     }
 
+    /// RFC 9110 §9.3.8: a TRACE request must not have content. The upstream client refuses to send one, which would
+    /// otherwise surface as a 502 for what is the client's mistake.
+    static func checkTraceHasNoBody(_ request: Request) throws {
+        guard request.method == .trace else { return }
+        let declaresContent = request.headers[.contentLength].map { $0 != "0" } ?? false
+        if declaresContent || request.headers.contains(.transferEncoding) {
+            throw APIError.badRequest("a TRACE request must not have a body")
+        }
+    }
+
     /// RFC 9112 §3.2: a request with more than one Host field, or an invalid one, must be answered 400. The first Host
     /// became the request's authority; any other is still among the header fields.
     static func checkHost(_ request: Request) throws {

@@ -34,6 +34,17 @@ extension HostileCases {
         .init("PROPFIND", raw("PROPFIND /movies HTTP/1.1"), .forwarded(method: "PROPFIND", target: "/movies")),
         .init("PROPFIND on payments", raw("PROPFIND /payments HTTP/1.1"), .refused(405, message: "not allowed on /payments")),
         .init("TRACE", raw("TRACE /movies HTTP/1.1"), .forwarded(method: "TRACE", target: "/movies")),
+        // Found by make fuzz-api: the upstream client refused the body, and the gateway answered 502.
+        .init(
+            "TRACE with a body", raw("TRACE /movies/1 HTTP/1.1", [host, "Content-Length: 2"], body: "{}"),
+            .refused(400, message: "TRACE request must not have a body")),
+        .init(
+            "TRACE with a chunked body",
+            raw("TRACE /movies/1 HTTP/1.1", [host, "Transfer-Encoding: chunked"], body: "2\r\n{}\r\n0\r\n\r\n"),
+            .refused(400, message: "TRACE request must not have a body")),
+        .init(
+            "TRACE with an empty body", raw("TRACE /movies HTTP/1.1", [host, "Content-Length: 0"]),
+            .forwarded(method: "TRACE", target: "/movies")),
         .init("CONNECT to a route", chunks: [raw("CONNECT /movies HTTP/1.1")], readUntil: .close, [.refusedWithoutBodyThenClosed(400)]),
         .init(
             "CONNECT to a host", chunks: [raw("CONNECT evil.example:443 HTTP/1.1")], readUntil: .close, [.refusedWithoutBodyThenClosed(400)]

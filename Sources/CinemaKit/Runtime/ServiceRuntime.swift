@@ -154,9 +154,13 @@ public enum ServiceRuntime {
         readiness: Readiness = .alwaysReady,
         metrics: PrometheusCollectorRegistry? = nil
     ) -> Router<BasicRequestContext> {
-        let router = Router()
+        // HEAD wherever GET is, as the gateway's `Allow: GET, HEAD` promises for /payments.
+        let router = Router(options: .autoGenerateHeadEndpoints)
         router.add(middleware: JSONErrorMiddleware())
         router.add(middleware: MetricsMiddleware())
+        // Innermost: the metrics count a thrown error by its status only when it is an HTTP
+        // error, and counted every domain error (a 404, 409, 422) as a 500.
+        router.add(middleware: APIErrorConversionMiddleware())
         router.addProbeRoutes(service: service, readiness: readiness, metrics: metrics)
         for collection in routes {
             router.addRoutes(collection)
