@@ -147,8 +147,8 @@ struct KitModule {
         .init(
             name: "Gateway",
             dependencies: [
-                "CinemaHTTP", "CinemaJSON", "CinemaProcess", "CinemaTracing", .hummingbird, .hummingbirdCore, .tracing, .httpTypes, .logging,
-                .metrics, .prometheus, .serviceLifecycle, .unixSignals,
+                "CinemaHTTP", "CinemaJSON", "CinemaProcess", "CinemaTracing", .hummingbird, .hummingbirdCore, .tracing, .httpTypes,
+                .logging, .metrics, .prometheus, .serviceLifecycle, .unixSignals,
             ]
                 + Target.Dependency.httpClientStack,
             testDependencies: ["CinemaTracing", .hummingbirdTesting, .httpTypes, .metrics, .metricsTestKit, .serviceLifecycle]

@@ -21,6 +21,10 @@ struct DashboardController: Controller {
         // The router treats `/dashboard` and `/dashboard/` as one path; the page names its assets absolutely.
         routes.get("/dashboard") { request, _ in try page("index.html", request) }
         routes.get("/dashboard/events") { request, _ in
+            // HEAD (routed here by the router's HEAD-for-GET) gets the head alone: a stream would never end.
+            if request.method == .head {
+                return Response(status: .ok, headers: [.contentType: "text/event-stream; charset=utf-8", .cacheControl: "no-cache"])
+            }
             guard let subscription = stream.hub.subscribe(lastEventID: request.headers[HTTPField.Name("Last-Event-ID")!]) else {
                 throw APIError(.serviceUnavailable, "too many open dashboards on this replica", headers: [.retryAfter: "5"])
             }

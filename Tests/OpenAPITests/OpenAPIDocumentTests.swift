@@ -80,7 +80,9 @@ struct Operation: Hashable, Comparable, CustomStringConvertible {
         var served = Set(gatewayRouter().routes.map { Operation(method: $0.method.rawValue, path: $0.path.description) })
         var refused: Set<Operation> = []
         for route in configuration.routes {
-            let definition = try #require(Self.services[route.upstreamName], "no service named \(route.upstreamName)")
+            // The dashboard's event stream is viewpage's, limited under a name of its own.
+            let service = route.upstreamName == GatewayConfiguration.dashboardStreamUpstream ? "viewpage" : route.upstreamName
+            let definition = try #require(Self.services[service], "no service named \(service)")
             let serviceRoutes = try await TestService(definition).router().routes
             for serviceRoute in serviceRoutes {
                 let path = serviceRoute.path.description
@@ -126,15 +128,28 @@ struct Operation: Hashable, Comparable, CustomStringConvertible {
         let getPaths = router.routes.filter { $0.method == .get }.map(\.path.description)
         #expect(!getPaths.isEmpty)
         try await Application(router: router).test(.router) { client in
-            for path in getPaths where !path.hasSuffix("metrics") {
+            // An event stream never ends: its GET would never finish here (its HEAD is tested below).
+            for path in getPaths where !path.hasSuffix("metrics") && path != "/dashboard/events" {
                 let uri =
-                    path.replacingOccurrences(of: "{id}", with: "1")
+                    path.replacingOccurrences(of: "{id}", with: "1").replacingOccurrences(of: "{asset}", with: "dashboard.js")
                     + (path.contains("/search/") || path.contains("/check/") ? "?rsvId=1&movieId=1" : "")
                 let get = try await client.execute(uri: uri, method: .get) { $0.status }
                 try await client.execute(uri: uri, method: .head) { response in
                     #expect(response.status == get, "HEAD \(uri)")
                     #expect(response.body.readableBytes == 0, "HEAD \(uri)")
                 }
+            }
+        }
+    }
+
+    /// HEAD of the dashboard's endless event stream answers its head at once, without subscribing.
+    @Test func headOfTheEventStreamEnds() async throws {
+        let testService = try await TestService(ViewpageService.definition)
+        try await Application(router: try testService.router()).test(.router) { client in
+            try await client.execute(uri: "/dashboard/events", method: .head) { response in
+                #expect(response.status == .ok)
+                #expect(response.headers[.contentType]?.hasPrefix("text/event-stream") == true)
+                #expect(response.body.readableBytes == 0)
             }
         }
     }
