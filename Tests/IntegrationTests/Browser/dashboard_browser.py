@@ -108,7 +108,8 @@ def main():
         wide = os.path.join(artefacts, "dashboard-1280.png")
         driver.save_screenshot(wide)
         driver.set_window_size(390, 1400)
-        time.sleep(0.3)
+        # Until the page has laid itself out at the new width (the resize is asynchronous).
+        wait_for("the window at 390 px", lambda: driver.execute_script("return window.innerWidth") <= 390, 5)
         scroll_width = driver.execute_script("return document.documentElement.scrollWidth")
         narrow = os.path.join(artefacts, "dashboard-390.png")
         driver.save_screenshot(narrow)
