@@ -58,8 +58,9 @@ struct HostileInputTests {
         if case .closedWithoutAnswer = outcomes.first {
             #expect(exchange.responses.isEmpty, "answered \(exchange.responses.map(\.status))")
             #expect(exchange.closedByServer, "the connection was still open at the deadline")
-            // Bounded: the idle timeout (5 s), not the test's deadline (10 s), ended it.
-            #expect(exchange.elapsed < .seconds(8))
+            // Bounded: the idle timeout (5 s), not the test's deadline (10 s), ended it. The margin is wide: with the
+            // 73 cases at once on a busy 2-core machine the timer fired at 8.1 s once.
+            #expect(exchange.elapsed < .milliseconds(9500))
             return
         }
         #expect(exchange.responses.count == outcomes.count, "got \(exchange.responses.map(\.status))")
