@@ -77,7 +77,10 @@ def main():
             fail(f"the row changed after {elapsed:.2f} s, over {DEADLINE_S} s")
 
         # Markup in data is text: shown as written, nothing executed.
-        hostile = driver.find_element(By.CSS_SELECTOR, f'#movies tr[data-movie-id="{hostile_id}"] td.desc').text
+        # Read in one script call: a live update may replace the row between a find and a read (a stale element).
+        hostile, _ = wait_for("the hostile movie's row", lambda: driver.execute_script(
+            "const cell = document.querySelector(arguments[0]); return cell ? cell.textContent : null",
+            f'#movies tr[data-movie-id="{hostile_id}"] td.desc'), 10)
         if "<script>" not in hostile or "<img" not in hostile:
             fail(f"the hostile description is not shown as text: {hostile!r}")
         if driver.execute_script("return window.__pwned === undefined && document.querySelectorAll('#movies img, #movies script').length === 0") is not True:
