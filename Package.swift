@@ -83,13 +83,13 @@ let package = Package(
         // The OpenAPI document against what the gateway and the five services really route.
         .testTarget(
             name: "OpenAPITests",
-            dependencies: ["Gateway", "CinemaTesting", "CinemaJSON", .hummingbird, .hummingbirdTesting, .httpTypes]
+            dependencies: ["Gateway", "CinemaTesting", "CinemaPolling", "CinemaJSON", .hummingbird, .hummingbirdTesting, .httpTypes]
                 + CinemaService.all.map { .target(name: $0.library) } + Target.Dependency.httpClientStack,
             swiftSettings: sharedSwiftSettings
         ),
         .testTarget(
             name: "IntegrationTests",
-            dependencies: ["CinemaJSON"] + Target.Dependency.httpClientStack,
+            dependencies: ["CinemaJSON", "CinemaPolling"] + Target.Dependency.httpClientStack,
             swiftSettings: sharedSwiftSettings
         ),
     ] + KitModule.all.flatMap(\.targets) + CinemaService.all.flatMap(\.targets)
@@ -134,6 +134,8 @@ struct KitModule {
             ],
             testDependencies: ["CinemaEvents", "CinemaJSON", "CinemaTracing", "Kafka", .prometheus, .sqlKit]
         ),
+        // Waiting in tests: a condition polled with a deadline (every test target uses it).
+        .init(name: "CinemaPolling", dependencies: [], hasTests: false),
         // What the services' unit tests share: a service over a temporary database, its router,
         // and event delivery through the real processor.
         .init(
@@ -165,7 +167,7 @@ struct KitModule {
             library,
             .testTarget(
                 name: "\(name)Tests",
-                dependencies: [.target(name: name), .logging] + testDependencies,
+                dependencies: [.target(name: name), "CinemaPolling", .logging] + testDependencies,
                 swiftSettings: sharedSwiftSettings
             ),
         ]
@@ -215,7 +217,7 @@ struct CinemaService {
             ),
             .testTarget(
                 name: "\(library)Tests",
-                dependencies: [.target(name: library), "CinemaTesting", .hummingbirdTesting, .httpTypes, .sqlKit]
+                dependencies: [.target(name: library), "CinemaTesting", "CinemaPolling", .hummingbirdTesting, .httpTypes, .sqlKit]
                     + Self.kit + extraDependencies + extraTestDependencies,
                 swiftSettings: sharedSwiftSettings
             ),

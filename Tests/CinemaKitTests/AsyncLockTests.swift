@@ -1,3 +1,4 @@
+import CinemaPolling
 import Synchronization
 import Testing
 
@@ -86,14 +87,7 @@ struct AsyncLockTests {
     }
 
     private func waitUntilQueued(_ lock: AsyncLock, count: Int) async throws {
-        let deadline = ContinuousClock.now + .seconds(5)
-        while lock.queuedWaiters < count {
-            guard ContinuousClock.now < deadline else {
-                Issue.record("\(count) waiters never queued")
-                return
-            }
-            try await Task.sleep(for: .milliseconds(1))
-        }
+        try await waitUntil("\(count) waiters are queued", timeout: .seconds(5), interval: .milliseconds(1)) { lock.queuedWaiters >= count }
     }
 }
 

@@ -1,4 +1,5 @@
 import AsyncHTTPClient
+import CinemaPolling
 import Foundation
 import HTTPTypes
 import Hummingbird
@@ -97,7 +98,7 @@ struct LoadSheddingTests {
                         let reservations = "\(gateway)/reservations"
                         try await withThrowingTaskGroup(of: Exchange.self) { requests in
                             for _ in 0..<2 { requests.addTask { try await client.get(reservations) } }
-                            try await eventually("both held requests reach the stuck upstream") { calls.value == 2 }
+                            try await waitUntil("both held requests reach the stuck upstream") { calls.value == 2 }
                             for _ in 0..<5 { requests.addTask { try await client.get(reservations) } }
 
                             // The three beyond limit and queue come back at once; the four others are still held.
@@ -135,7 +136,7 @@ struct LoadSheddingTests {
                             #expect(answered == 4)
                         }
                         #expect(calls.value == 4, "a shed request reached the upstream")
-                        try await eventually("every slot is given back") { limiter.snapshot == (0, 0, false) }
+                        try await waitUntil("every slot is given back") { limiter.snapshot == (0, 0, false) }
                     }
                 }
             }
@@ -158,7 +159,7 @@ struct LoadSheddingTests {
             try await withSheddingGateway(routes: routes, shedding: shedding) { gateway, _ in
                 try await withLoadClient { client in
                     async let held = client.get("\(gateway)/reservations/1")
-                    try await eventually("the first request reaches the upstream") { calls.value == 1 }
+                    try await waitUntil("the first request reaches the upstream") { calls.value == 1 }
                     let queued = try await client.get("\(gateway)/reservations/2")
                     #expect(queued.status == 503)
                     #expect(queued.elapsed >= .milliseconds(300))
@@ -191,20 +192,20 @@ struct LoadSheddingTests {
                 let limiter = try #require(limiters["reservation"])
                 try await withLoadClient { client in
                     async let held = client.get("\(gateway)/reservations/1")
-                    try await eventually("the first request reaches the upstream") { calls.value == 1 }
+                    try await waitUntil("the first request reaches the upstream") { calls.value == 1 }
                     // Queued, then the client closes its connection without waiting for the answer.
                     let gatewayPort = try #require(URL(string: gateway)?.port)
                     async let leaving = RawHTTP.exchange(
                         port: gatewayPort, sending: [Array("GET /reservations/2 HTTP/1.1\r\nHost: x\r\n\r\n".utf8)],
                         deadline: .seconds(1))
-                    try await eventually("the leaving client is queued") { limiter.snapshot.queued == 1 }
+                    try await waitUntil("the leaving client is queued") { limiter.snapshot.queued == 1 }
                     #expect(try await leaving.responses.isEmpty)
-                    try await eventually("its place is free again") { limiter.snapshot.queued == 0 }
+                    try await waitUntil("its place is free again") { limiter.snapshot.queued == 0 }
                     #expect(limiter.snapshot.isShedding == false, "leaving is not being shed")
 
                     // Another request can wait there now, and is served once the upstream answers.
                     async let next = client.get("\(gateway)/reservations/3")
-                    try await eventually("the next request is queued") { limiter.snapshot.queued == 1 }
+                    try await waitUntil("the next request is queued") { limiter.snapshot.queued == 1 }
                     latch.open()
                     #expect(try await held.status == 200)
                     #expect(try await next.status == 200)
@@ -350,16 +351,4 @@ func withSheddingGateway<Value: Sendable>(
     }
     try await httpClient.shutdown()
     return try result.get()
-}
-
-/// Polls `condition` until it holds; fails after `timeout`.
-func eventually(_ description: String, timeout: Duration = .seconds(10), _ condition: () throws -> Bool) async throws {
-    let deadline = ContinuousClock.now + timeout
-    while try !condition() {
-        guard ContinuousClock.now < deadline else {
-            Issue.record("timed out waiting until \(description)")
-            throw CancellationError()
-        }
-        try await Task.sleep(for: .milliseconds(5))
-    }
 }

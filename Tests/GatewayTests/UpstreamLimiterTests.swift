@@ -1,3 +1,4 @@
+import CinemaPolling
 import Logging
 import Metrics
 import MetricsTestKit
@@ -31,18 +32,17 @@ struct UpstreamLimiterTests {
             self.metrics.counterTotal(label: "cinema_gateway_shed_total", dimensions: [("upstream", "reservation"), ("reason", reason)])
         }
 
-        /// Polls the limiter's state until `condition` holds; fails after `timeout`.
+        /// Polls the limiter's state until `condition` holds; the failure shows the last state.
         func waitUntil(
             _ description: String, timeout: Duration = .seconds(10),
             _ condition: ((inFlight: Int, queued: Int, isShedding: Bool)) -> Bool
         ) async throws {
-            let deadline = ContinuousClock.now + timeout
-            while !condition(self.limiter.snapshot) {
-                guard ContinuousClock.now < deadline else {
-                    Issue.record("timed out waiting until \(description); state \(self.limiter.snapshot)")
-                    throw CancellationError()
+            do {
+                try await CinemaPolling.waitUntil(description, timeout: timeout, interval: .milliseconds(5)) {
+                    condition(self.limiter.snapshot)
                 }
-                try await Task.sleep(for: .milliseconds(5))
+            } catch is TimedOut {
+                throw TimedOut(waitingFor: "\(description); state \(self.limiter.snapshot)")
             }
         }
     }

@@ -1,4 +1,5 @@
 import CinemaJSON
+import CinemaPolling
 import Foundation
 import NIOHTTP1
 import Testing

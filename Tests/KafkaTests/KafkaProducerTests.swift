@@ -1,3 +1,4 @@
+import CinemaPolling
 import Kafka
 import ServiceLifecycle
 import Testing

@@ -1,3 +1,4 @@
+import CinemaPolling
 import Kafka
 import Logging
 import Testing
@@ -25,7 +26,7 @@ private func isSummary(_ record: LogCapture.Record) -> Bool {
             defer { waiting.cancel() }
             // The first window closes after 2 s with a summary, even though the lines keep coming.
             // (Without suppression, plenty of lines come instead: enough to judge, too.)
-            try await waitUntil("a summary of the held-back lines, or many lines", timeout: 15) {
+            try await waitUntil("a summary of the held-back lines, or many lines", timeout: .seconds(15)) {
                 let lines = refusedLines(in: capture)
                 return lines.contains(where: isSummary) || lines.count > 10
             }

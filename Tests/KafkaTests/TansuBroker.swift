@@ -1,3 +1,4 @@
+import CinemaPolling
 import Foundation
 
 #if canImport(Glibc)
@@ -65,7 +66,7 @@ final class TansuBroker {
         while true {
             if try run(["topic", "create", name, "--partitions", "\(partitions)", "--broker", url]) == 0 { return }
             if try run(["topic", "list", "--broker", url], outputContains: "\"\(name)\"") { return }
-            guard ContinuousClock.now < deadline else { throw TimedOut(what: "creating topic \(name) on \(url)") }
+            guard ContinuousClock.now < deadline else { throw TimedOut(waitingFor: "creating topic \(name) on \(url)") }
             try await Task.sleep(for: .milliseconds(100))
         }
     }

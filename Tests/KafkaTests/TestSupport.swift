@@ -1,3 +1,4 @@
+import CinemaPolling
 import Kafka
 import Logging
 import ServiceLifecycle
@@ -11,11 +12,6 @@ let testLogger: Logger = {
     return logger
 }()
 
-struct TimedOut: Error, CustomStringConvertible {
-    let what: String
-    var description: String { "timed out: \(what)" }
-}
-
 /// Races `operation` against a deadline. The deadline is a bound on a wait, not a fixed sleep:
 /// the operation finishes as soon as its condition holds.
 func withDeadline<T: Sendable>(
@@ -27,23 +23,10 @@ func withDeadline<T: Sendable>(
         group.addTask { try await operation() }
         group.addTask {
             try await Task.sleep(for: .seconds(seconds))
-            throw TimedOut(what: what)
+            throw TimedOut(waitingFor: what)
         }
         defer { group.cancelAll() }
         return try await group.next()!
-    }
-}
-
-/// Polls `condition` until it holds or the deadline passes.
-func waitUntil(
-    _ what: String,
-    timeout seconds: Double = 10,
-    _ condition: @escaping @Sendable () async -> Bool
-) async throws {
-    let deadline = ContinuousClock.now + .seconds(seconds)
-    while !(await condition()) {
-        guard ContinuousClock.now < deadline else { throw TimedOut(what: what) }
-        try await Task.sleep(for: .milliseconds(10))
     }
 }
 

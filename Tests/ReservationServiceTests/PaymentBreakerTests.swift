@@ -2,6 +2,7 @@ import CinemaEvents
 import CinemaHTTP
 import CinemaJSON
 import CinemaKit
+import CinemaPolling
 import CinemaTesting
 import HTTPTypes
 import Hummingbird
@@ -189,20 +190,4 @@ import Testing
             #expect(state == .string(opens ? "OPEN" : "CLOSED"))
         }
     }
-}
-
-/// Polls `probe` until it returns a value, or fails after `timeout`.
-func eventually<T>(
-    _ description: String, timeout: Duration = .seconds(10), _ probe: () async throws -> T?
-) async throws -> T {
-    let deadline = ContinuousClock.now + timeout
-    while ContinuousClock.now < deadline {
-        if let value = try await probe() { return value }
-        try await Task.sleep(for: .milliseconds(50))
-    }
-    throw TimedOut(description: description)
-}
-
-struct TimedOut: Error, CustomStringConvertible {
-    var description: String
 }

@@ -1,4 +1,5 @@
 import CinemaJSON
+import CinemaPolling
 import Foundation
 import NIOHTTP1
 import Synchronization
@@ -70,7 +71,7 @@ extension Drills {
             }
             try await Task.sleep(for: attempt.isRefusedByTheBreaker ? .seconds(attempt.retryAfter ?? 1) : .milliseconds(200))
         }
-        throw TimedOut(description: "the payment breaker closes again (\(attempts.map(\.status)))", lastError: nil)
+        throw TimedOut(waitingFor: "the payment breaker closes again (\(attempts.map(\.status)))")
     }
 
     func settleAndRecordBreakerDrill(

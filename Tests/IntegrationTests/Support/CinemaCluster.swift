@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import CinemaJSON
+import CinemaPolling
 import Foundation
 import NIOCore
 import NIOHTTP1

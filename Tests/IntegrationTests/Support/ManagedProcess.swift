@@ -1,3 +1,4 @@
+import CinemaPolling
 import Foundation
 import Synchronization
 
@@ -97,37 +98,5 @@ private func canBind(_ port: Int) -> Bool {
         pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { socketAddress in
             bind(fd, socketAddress, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0
         }
-    }
-}
-
-/// Polls `probe` until it returns a value or the deadline passes.
-func eventually<T>(
-    _ description: String,
-    timeout: Duration = .seconds(30),
-    interval: Duration = .milliseconds(100),
-    _ probe: () async throws -> T?
-) async throws -> T {
-    let deadline = ContinuousClock.now + timeout
-    var lastError: (any Error)?
-    while true {
-        do {
-            if let value = try await probe() { return value }
-        } catch {
-            lastError = error
-        }
-        guard ContinuousClock.now < deadline else {
-            throw TimedOut(description: description, lastError: lastError.map { "\($0)" })
-        }
-        try await Task.sleep(for: interval)
-    }
-}
-
-struct TimedOut: Error, CustomStringConvertible {
-    var description: String
-    var lastError: String?
-
-    init(description: String, lastError: String?) {
-        self.description = "timed out waiting for: \(description)" + (lastError.map { " (last error: \($0))" } ?? "")
-        self.lastError = lastError
     }
 }
