@@ -78,10 +78,23 @@ struct ScaleOutTests {
     @Test func twoHundredConcurrentReservationsAcrossTwoReplicasAreAllConfirmedOnce() async throws {
         try await withTwoReplicas { cluster in
             try await registerMovie(cluster)
+            // One dashboard on each viewpage replica: the movie's events all go to one partition, which only one replica
+            // consumes, and a page on either must still see its reservations.
+            let confirmed: @Sendable (String, String) -> Bool = { name, data in
+                name == "movieview" && (try? JSONValue.parse(Array(data.utf8)))?["row"]?["rsvStatus"] == .string("reserved")
+            }
+            let watches = [
+                try await DashboardWatch.open(cluster.url(of: "viewpage") + "/dashboard/events", matching: confirmed),
+                try await DashboardWatch.open(cluster.url(of: "viewpage-2") + "/dashboard/events", matching: confirmed),
+            ]
+            defer { for watch in watches { watch.close() } }
             let accepted = await reserve(cluster, count: 200, replicas: ["reservation", "reservation-2"])
             #expect(accepted.count == 200)
             #expect(Set(accepted).count == accepted.count, "a reservation id was handed out twice")
             #expect(try await settled(cluster, accepted: Set(accepted)))
+            _ = try await eventually("both viewpage replicas streamed a confirmed reservation", timeout: .seconds(20)) { () -> Bool? in
+                watches.allSatisfy(\.hasMatched) ? true : nil
+            }
             let messages = try await cluster.items("messages").count
             #expect(messages == 200, "one message per reservation, whichever replica consumed it")
             // Both relays are up, one publishes: every event once on the topic (by message id).

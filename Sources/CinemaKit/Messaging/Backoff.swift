@@ -1,21 +1,21 @@
 /// Exponential back-off between retries, capped.
-struct Backoff {
-    var initial: Duration = .milliseconds(100)
-    var maximum: Duration = .seconds(5)
+public struct Backoff: Sendable {
+    public var initial: Duration = .milliseconds(100)
+    public var maximum: Duration = .seconds(5)
     private var current: Duration?
 
-    init(initial: Duration = .milliseconds(100), maximum: Duration = .seconds(5)) {
+    public init(initial: Duration = .milliseconds(100), maximum: Duration = .seconds(5)) {
         self.initial = initial
         self.maximum = maximum
     }
 
-    mutating func next() -> Duration {
+    public mutating func next() -> Duration {
         let delay = current.map { min($0 * 2, maximum) } ?? initial
         current = delay
         return delay
     }
 
-    mutating func reset() {
+    public mutating func reset() {
         current = nil
     }
 }

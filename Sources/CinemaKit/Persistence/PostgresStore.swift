@@ -11,7 +11,7 @@ import Synchronization
 /// its session, and that replicas need a way to agree on who does what only one may do at a time
 /// (`whileLeading`: the outbox relay, whose one movie's events must stay in order, and the
 /// payment reconciler).
-public final class PostgresStore: Store {
+public final class PostgresStore: Store, StoreBroadcasting {
     private let client: PostgresClient
     /// The pool serves only while `run()` runs; the store owns that task and ends it on close.
     private let runner: Task<Void, Never>
@@ -117,6 +117,30 @@ public final class PostgresStore: Store {
         guard !isClosed.withLock({ $0 }) else { throw StoreError.closed }
         return try await client.withConnection { connection in
             try await connection.sql().inTransaction(begin: begin, body)
+        }
+    }
+
+    /// NOTIFY/LISTEN: in its own statement on a pooled connection, delivered to every listening session of this
+    /// database (replicas included) in commit order.
+    public func broadcast(_ payload: String, on channel: String) async throws {
+        guard !isClosed.withLock({ $0 }) else { throw StoreError.closed }
+        try await client.withConnection { connection in
+            _ = try await connection.query("SELECT pg_notify(\(channel), \(payload))", logger: logger).collect()
+        }
+    }
+
+    /// Holds one pooled connection for as long as it listens; UNLISTEN when the caller stops.
+    public func listen(
+        on channel: String, listening: @Sendable () async -> Void, receive: @Sendable (String) async -> Void
+    ) async throws {
+        guard !isClosed.withLock({ $0 }) else { throw StoreError.closed }
+        try await client.withConnection { connection in
+            try await connection.listen(on: channel) { notifications in
+                await listening()
+                for try await notification in notifications {
+                    await receive(notification.payload)
+                }
+            }
         }
     }
 

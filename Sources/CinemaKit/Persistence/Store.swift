@@ -29,6 +29,22 @@ public protocol Store: Sendable {
     func close() async
 }
 
+/// A database that several processes share (PostgreSQL, replicas), through which they tell each other what changed:
+/// what one replica's consumer applied, the others' clients may need to hear of (viewpage's live dashboard). A store
+/// only this process opens (a SQLite file) has no one to tell and does not conform.
+public protocol StoreBroadcasting: Sendable {
+    /// Sends `payload` to every process listening on `channel` (this one included), in commit order with other
+    /// broadcasts. Small payloads only (PostgreSQL refuses 8,000 bytes and more).
+    func broadcast(_ payload: String, on channel: String) async throws
+
+    /// Hears `channel` until the calling task is cancelled or the connection is lost (then it throws): `listening` runs
+    /// once the subscription is in effect, `receive` for each payload after that, one at a time. What was broadcast
+    /// before `listening`, or while nobody listened, is not heard: a caller that listens again must catch up itself.
+    func listen(
+        on channel: String, listening: @Sendable () async -> Void, receive: @Sendable (String) async -> Void
+    ) async throws
+}
+
 extension Store {
     /// A database only this process opens (a SQLite file) has no one else to lead.
     public func whileLeading<Result: Sendable>(_ name: String, _ body: @Sendable () async throws -> Result) async throws -> Result? {
