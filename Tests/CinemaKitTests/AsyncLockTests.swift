@@ -86,6 +86,26 @@ struct AsyncLockTests {
         #expect(try await lock.withLock { "free" } == "free")
     }
 
+    /// With two permits (the store's readers), two hold it at once and a third waits for one of them; taking every
+    /// permit (a store closing) waits for both.
+    @Test func twoPermitsAdmitTwoHoldersAndTheThirdWaits() async throws {
+        let lock = AsyncLock(permits: 2)
+        let (first, releaseFirst) = await hold(lock)
+        let (second, releaseSecond) = await hold(lock)
+        let third = Task { try await lock.withLock { "ran" } }
+        try await waitUntilQueued(lock, count: 1)
+        releaseFirst.yield()
+        #expect(try await third.value == "ran")
+        let all = Task { try await lock.withAllPermits(2) { "every permit" } }
+        try await waitUntilQueued(lock, count: 1)
+        releaseSecond.yield()
+        #expect(try await all.value == "every permit")
+        try await first.value
+        try await second.value
+        // Given back: the lock serves again.
+        #expect(try await lock.withLock { 1 } == 1)
+    }
+
     private func waitUntilQueued(_ lock: AsyncLock, count: Int) async throws {
         try await waitUntil("\(count) waiters are queued", timeout: .seconds(5), interval: .milliseconds(1)) { lock.queuedWaiters >= count }
     }

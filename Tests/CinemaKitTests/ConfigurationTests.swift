@@ -39,6 +39,12 @@ import Testing
             try ServiceConfiguration.fromEnvironment(serviceName: "movie", defaultPort: 8082, environment).readyRequiresKafka == expected)
     }
 
+    @Test(arguments: [(nil, 2), ("0", 0), ("4", 4), ("", 2)] as [(String?, Int)])
+    func sqliteReadersDefaultToTwo(setting: String?, expected: Int) throws {
+        let environment = setting.map { ["SQLITE_READERS": $0] } ?? [:]
+        #expect(try ServiceConfiguration.fromEnvironment(serviceName: "movie", defaultPort: 8082, environment).sqliteReaders == expected)
+    }
+
     @Test func theConsumerGroupIsTheServiceUnlessNamed() throws {
         #expect(try ServiceConfiguration.fromEnvironment(serviceName: "viewpage", defaultPort: 8085, [:]).consumerGroup == "viewpage")
         let rebuild = try ServiceConfiguration.fromEnvironment(
@@ -48,7 +54,8 @@ import Testing
 
     @Test(arguments: [
         ["PORT": "70000"], ["PORT": "http"], ["LOG_LEVEL": "loud"], ["KAFKA_GROUP_ID": ""], ["KAFKA_GROUP_ID": "two words"],
-        ["KAFKA_GROUP_ID": String(repeating: "g", count: 256)], ["READY_REQUIRES_KAFKA": "maybe"],
+        ["KAFKA_GROUP_ID": String(repeating: "g", count: 256)], ["READY_REQUIRES_KAFKA": "maybe"], ["SQLITE_READERS": "-1"],
+        ["SQLITE_READERS": "17"], ["SQLITE_READERS": "two"],
     ])
     func unusableSettingsAreRefusedNamingThem(environment: [String: String]) {
         #expect(throws: (any Error).self) {

@@ -1,6 +1,7 @@
 import CinemaEvents
 import CinemaJSON
 import CinemaKit
+import CinemaPolling
 import Foundation
 import Logging
 import SQLKit
@@ -8,9 +9,10 @@ import Synchronization
 import Testing
 
 /// A real SQLite file in a fresh temporary folder.
-func temporaryStore(schema: [SchemaStep] = []) async throws -> SQLiteStore {
+func temporaryStore(schema: [SchemaStep] = [], readerCount: Int = 2) async throws -> SQLiteStore {
     let path = FileManager.default.temporaryDirectory.appendingPathComponent("cinema-test-\(UUID().uuidString).sqlite").path
-    return try await SQLiteStore.open(path: path, schema: MessagingSchema.steps + schema, logger: Logger(label: "test"))
+    return try await SQLiteStore.open(
+        path: path, schema: MessagingSchema.steps + schema, logger: Logger(label: "test"), readerCount: readerCount)
 }
 
 let counterSchema = [
@@ -29,7 +31,72 @@ func counterValue(_ store: some Store) async throws -> Int64 {
     }
 }
 
+/// What a concurrent read saw, once it has read.
+final class ReadResult: Sendable {
+    let value = Mutex<Int64?>(nil)
+}
+
 @Suite struct StoreTests {
+    /// A write transaction held open (as one waiting for its fsync is): reads on the reader connections go on beside it
+    /// and see the last commit; with no readers they wait for it, as every read did before readers existed.
+    @Test(arguments: [2, 0])
+    func readsGoOnBesideAnOpenWriteOnlyWithReaders(readerCount: Int) async throws {
+        let store = try await temporaryStore(schema: counterSchema, readerCount: readerCount)
+        try await store.transaction { try await $0.raw("UPDATE counter SET value = 1").run() }
+        let (release, releaseSignal) = AsyncStream<Void>.makeStream()
+        let (begun, begunSignal) = AsyncStream<Void>.makeStream()
+        let readDuringWrite = ReadResult()
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask {
+                try await store.transaction { database in
+                    try await database.raw("UPDATE counter SET value = 2").run()
+                    begunSignal.finish()
+                    for await _ in release {}
+                }
+            }
+            for await _ in begun {}
+            group.addTask {
+                let value = try await counterValue(store)
+                readDuringWrite.value.withLock { $0 = value }
+            }
+            if readerCount > 0 {
+                let value = try await eventually("a read beside the open write", timeout: .seconds(10)) {
+                    readDuringWrite.value.withLock { $0 }
+                }
+                #expect(value == 1, "the last commit, not the open transaction's change")
+            } else {
+                // Given time, it still has not read: it waits behind the writer.
+                try await Task.sleep(for: .milliseconds(200))
+                #expect(readDuringWrite.value.withLock { $0 } == nil)
+            }
+            releaseSignal.finish()
+            try await group.waitForAll()
+        }
+        #expect(try await counterValue(store) == 2)
+        await store.close()
+    }
+
+    @Test func aReadThatTriesToWriteFailsAndWritesNothing() async throws {
+        let store = try await temporaryStore(schema: counterSchema)
+        await #expect(throws: (any Error).self) {
+            try await store.read { try await $0.raw("UPDATE counter SET value = 9").run() }
+        }
+        #expect(try await counterValue(store) == 0)
+    }
+
+    /// Many reads at once on two readers: each gets a reader of its own, none is lost or shared, and closing waits for
+    /// them and refuses later ones.
+    @Test func manyConcurrentReadsShareTheReadersAndCloseWaitsForThem() async throws {
+        let store = try await temporaryStore(schema: counterSchema)
+        let values = try await withThrowingTaskGroup(of: Int64.self) { group in
+            for _ in 0..<200 { group.addTask { try await counterValue(store) } }
+            return try await group.reduce(into: [Int64]()) { $0.append($1) }
+        }
+        #expect(values.count == 200 && values.allSatisfy { $0 == 0 })
+        await store.close()
+        await #expect(throws: StoreError.self) { try await counterValue(store) }
+    }
+
     @Test func concurrentTransactionsDoNotInterleave() async throws {
         let store = try await temporaryStore(schema: counterSchema)
         // Read-modify-write with a suspension in between: lost updates if transactions interleaved.

@@ -1,13 +1,15 @@
 import Synchronization
 
-/// A FIFO lock for async code: holders may suspend while holding it.
+/// A FIFO lock for async code: holders may suspend while holding it. With `permits` above one, that
+/// many hold it at once (a semaphore: the SQLite store's reader connections).
 ///
 /// SQLite has one writer and our store shares one connection, so a transaction's statements must
 /// not interleave with another task's; an actor would not do, because it is reentrant at every
 /// `await`. The state machine under the mutex only decides; resuming happens outside it.
 final class AsyncLock: Sendable {
     private struct State {
-        var isLocked = false
+        /// Permits nobody holds.
+        var available: Int
         var waiters: [(id: UInt64, continuation: CheckedContinuation<Void, any Error>)] = []
         var nextWaiterID: UInt64 = 0
         /// Waiters that decided to wait but have not queued their continuation yet.
@@ -24,7 +26,11 @@ final class AsyncLock: Sendable {
         case wait
     }
 
-    private let state = Mutex(State())
+    private let state: Mutex<State>
+
+    init(permits: Int = 1) {
+        state = Mutex(State(available: max(1, permits)))
+    }
 
     func withLock<Result: Sendable>(_ body: () async throws -> Result) async throws -> Result {
         try await acquire()
@@ -38,10 +44,21 @@ final class AsyncLock: Sendable {
         }
     }
 
+    /// Runs `body` holding every permit: once all holders before it are done, and before any after it.
+    func withAllPermits<Result: Sendable>(_ permits: Int, _ body: () async throws -> Result) async throws -> Result {
+        var held = 0
+        defer { for _ in 0..<held { release() } }
+        for _ in 0..<permits {
+            try await acquire()
+            held += 1
+        }
+        return try await body()
+    }
+
     private func acquire() async throws {
         let waiterID = state.withLock { state -> UInt64? in
-            if !state.isLocked {
-                state.isLocked = true
+            if state.available > 0 {
+                state.available -= 1
                 return nil
             }
             state.nextWaiterID += 1
@@ -57,8 +74,8 @@ final class AsyncLock: Sendable {
                     state.arriving.remove(waiterID)
                     if state.cancelledOnArrival.remove(waiterID) != nil { return .cancelled }
                     // Released between deciding to wait and getting here.
-                    if !state.isLocked {
-                        state.isLocked = true
+                    if state.available > 0 {
+                        state.available -= 1
                         return .takeTheLock
                     }
                     state.waiters.append((waiterID, continuation))
@@ -76,7 +93,7 @@ final class AsyncLock: Sendable {
                     state.cancelledOnArrival.insert(waiterID)
                     return nil
                 }
-                // Not queued any more: it holds the lock already, and keeps it.
+                // Not queued any more: it holds a permit already, and keeps it.
                 guard let index = state.waiters.firstIndex(where: { $0.id == waiterID }) else { return nil }
                 return state.waiters.remove(at: index).continuation
             }
@@ -92,10 +109,10 @@ final class AsyncLock: Sendable {
     private func release() {
         let next = state.withLock { state -> CheckedContinuation<Void, any Error>? in
             if state.waiters.isEmpty {
-                state.isLocked = false
+                state.available += 1
                 return nil
             }
-            // Ownership passes straight to the next waiter; the lock stays held.
+            // The permit passes straight to the next waiter.
             return state.waiters.removeFirst().continuation
         }
         next?.resume()

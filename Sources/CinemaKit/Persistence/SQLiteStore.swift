@@ -4,62 +4,103 @@ public import SQLKit
 import SQLiteKit
 import Synchronization
 
-/// One SQLite file, one connection, one unit of work at a time.
+/// One SQLite file: one writer connection, one write at a time on it, and reader connections for reads.
 ///
-/// SQLite serializes writers anyway; holding the single connection for a whole transaction keeps
-/// other tasks' statements from landing inside it. SQLiteNIO runs the statements on its own
+/// SQLite serializes writers anyway; holding the writer for a whole transaction keeps other tasks'
+/// statements from landing inside it. Reads have connections of their own (`readerCount`): in WAL
+/// mode a reader sees the last commit while a write is in progress, so a `GET` does not wait behind
+/// a transaction's fsync, and reads run beside each other. A read that begins after a commit sees
+/// it (its snapshot starts with its first statement). SQLiteNIO runs the statements on its own
 /// thread pool, never on Swift's cooperative pool.
 public final class SQLiteStore: Store {
-    private let connection: SQLiteConnection
-    private let database: any SQLDatabase
-    private let lock = AsyncLock()
-    /// Set once, under `lock`, by `close()`: later units of work fail with `StoreError.closed`
-    /// instead of touching a closed handle, and the handle is closed exactly once.
-    private let isClosed = Mutex(false)
+    private struct Session: Sendable {
+        let connection: SQLiteConnection
+        let database: any SQLDatabase
 
-    private init(connection: SQLiteConnection) {
-        self.connection = connection
-        self.database = connection.sql()
+        init(_ connection: SQLiteConnection) {
+            self.connection = connection
+            self.database = connection.sql()
+        }
     }
 
-    /// Opens (creating if needed) the database file and applies `schema` in one transaction.
-    public static func open(path: String, schema: [SchemaStep], logger: Logger) async throws -> SQLiteStore {
+    private let writer: Session
+    private let lock = AsyncLock()
+    /// Readers nobody uses right now; `readerPermits` has as many permits as there are readers, so a
+    /// holder of one always finds one here.
+    private let idleReaders: Mutex<[Session]>
+    private let readerPermits: AsyncLock
+    private let readerCount: Int
+    /// Set once, under `lock`, by `close()`: later units of work fail with `StoreError.closed`
+    /// instead of touching a closed handle, and each handle is closed exactly once.
+    private let isClosed = Mutex(false)
+
+    private init(writer: SQLiteConnection, readers: [SQLiteConnection]) {
+        self.writer = Session(writer)
+        self.idleReaders = Mutex(readers.map(Session.init))
+        self.readerCount = readers.count
+        self.readerPermits = AsyncLock(permits: max(1, readers.count))
+    }
+
+    /// Opens (creating if needed) the database file, applies `schema` in one transaction, then opens
+    /// `readerCount` reader connections (two: the thread pool's size on a small machine). With none,
+    /// reads take their turn on the writer's connection.
+    public static func open(path: String, schema: [SchemaStep], logger: Logger, readerCount: Int = 2) async throws -> SQLiteStore {
         let connection = try await SQLiteConnection.open(storage: .file(path: path), logger: logger)
-        let store = SQLiteStore(connection: connection)
+        var readers: [SQLiteConnection] = []
         do {
             // WAL lets the file be read while a write is in progress; synchronous=FULL makes every
             // commit durable before we answer a client or store a Kafka offset.
             for pragma in ["PRAGMA journal_mode=WAL", "PRAGMA synchronous=FULL", "PRAGMA busy_timeout=5000", "PRAGMA foreign_keys=ON"] {
-                try await store.database.raw(SQLQueryString(pragma)).run()
+                try await connection.sql().raw(SQLQueryString(pragma)).run()
             }
-            try await store.transaction { database in try await SchemaStep.migrate(schema, on: database) }
+            try await connection.sql().inTransaction(begin: "BEGIN IMMEDIATE") { database in
+                try await SchemaStep.migrate(schema, on: database)
+            }
+            for _ in 0..<max(0, readerCount) {
+                let reader = try await SQLiteConnection.open(storage: .file(path: path), logger: logger)
+                readers.append(reader)
+                // query_only: a unit of work opened for reading that tried to write fails at once, instead of
+                // writing beside the writer's transaction. busy_timeout: a reader can meet a lock in rare cases
+                // (a checkpoint resetting the log).
+                for pragma in ["PRAGMA query_only=ON", "PRAGMA busy_timeout=5000"] {
+                    try await reader.sql().raw(SQLQueryString(pragma)).run()
+                }
+            }
         } catch {
-            await store.close()
+            for reader in readers { try? await reader.close() }
+            try? await connection.close()
             throw error
         }
-        return store
+        return SQLiteStore(writer: connection, readers: readers)
     }
 
     public func transaction<Result: Sendable>(
         _ body: @Sendable (any SQLDatabase) async throws -> Result
     ) async throws -> Result {
-        try await unitOfWork(begin: "BEGIN IMMEDIATE", body)
+        let database = writer.database
+        return try await lock.withLock {
+            guard !isClosed.withLock({ $0 }) else { throw StoreError.closed }
+            return try await database.inTransaction(begin: "BEGIN IMMEDIATE", body)
+        }
     }
 
+    /// On a reader connection: one snapshot for every statement in `body`.
     public func read<Result: Sendable>(
         _ body: @Sendable (any SQLDatabase) async throws -> Result
     ) async throws -> Result {
-        try await unitOfWork(begin: "BEGIN DEFERRED", body)
-    }
-
-    private func unitOfWork<Result: Sendable>(
-        begin: String,
-        _ body: @Sendable (any SQLDatabase) async throws -> Result
-    ) async throws -> Result {
-        let database = self.database
-        return try await lock.withLock {
+        guard readerCount > 0 else {
+            let database = writer.database
+            return try await lock.withLock {
+                guard !isClosed.withLock({ $0 }) else { throw StoreError.closed }
+                return try await database.inTransaction(begin: "BEGIN DEFERRED", body)
+            }
+        }
+        return try await readerPermits.withLock {
             guard !isClosed.withLock({ $0 }) else { throw StoreError.closed }
-            return try await database.inTransaction(begin: begin, body)
+            // Holding a permit, there is an idle reader.
+            let reader = idleReaders.withLock { $0.removeLast() }
+            defer { idleReaders.withLock { $0.append(reader) } }
+            return try await reader.database.inTransaction(begin: "BEGIN DEFERRED", body)
         }
     }
 
@@ -73,9 +114,9 @@ public final class SQLiteStore: Store {
         }
     }
 
-    /// Waits for the unit of work in progress, if any, then closes the file; what comes later is
-    /// refused. Safe to call more than once. The wait runs in a task of its own, so a caller that
-    /// is being cancelled (a shutdown escalated to cancellation) still closes in order.
+    /// Waits for the units of work in progress, then closes the file; what comes later is refused.
+    /// Safe to call more than once. The wait runs in a task of its own, so a caller that is being
+    /// cancelled (a shutdown escalated to cancellation) still closes in order.
     public func close() async {
         await Task { [self] in
             try? await lock.withLock {
@@ -83,14 +124,22 @@ public final class SQLiteStore: Store {
                     defer { closed = true }
                     return closed
                 }
-                if !wasClosed { try? await connection.close() }
+                guard !wasClosed else { return }
+                // Every reader back first (reads that come later find the store closed when they get a permit).
+                try? await readerPermits.withAllPermits(readerCount) {
+                    for reader in idleReaders.withLock({ $0 }) { try? await reader.connection.close() }
+                }
+                try? await writer.connection.close()
             }
         }.value
     }
 
     deinit {
         // A store dropped without `close()` (a test, a failed start-up) still closes its file;
-        // nobody can be using it any more. The pending close keeps the connection alive until run.
-        if !isClosed.withLock({ $0 }) { _ = connection.close() }
+        // nobody can be using it any more. The pending close keeps each connection alive until run.
+        if !isClosed.withLock({ $0 }) {
+            _ = writer.connection.close()
+            for reader in idleReaders.withLock({ $0 }) { _ = reader.connection.close() }
+        }
     }
 }

@@ -19,6 +19,9 @@ public struct ServiceConfiguration: Sendable {
     /// `DATABASE_URL` (`postgres://…`): the service keeps its state in PostgreSQL, shared by its
     /// replicas, instead of the SQLite file at `databasePath`.
     public var databaseURL: String?
+    /// SQLite's reader connections (`SQLITE_READERS`, 0 to 16, default 2); 0 reads on the writer's
+    /// connection, behind its transactions, as before readers existed (to compare, or to save file handles).
+    public var sqliteReaders: Int
     /// Whether `/ready` fails while Kafka does (`READY_REQUIRES_KAFKA`, default true). false in a
     /// cluster: writes wait safely in the outbox, and a broker outage must not empty every Service.
     public var readyRequiresKafka: Bool
@@ -37,7 +40,7 @@ public struct ServiceConfiguration: Sendable {
     public init(
         serviceName: String, host: String = "127.0.0.1", port: Int, kafkaBrokers: String = "127.0.0.1:9092",
         topic: String = "cinema", deadLetterTopic: String? = nil, consumerGroup: String? = nil, databasePath: String,
-        databaseURL: String? = nil, readyRequiresKafka: Bool = true, logLevel: Logger.Level = .info,
+        databaseURL: String? = nil, sqliteReaders: Int = 2, readyRequiresKafka: Bool = true, logLevel: Logger.Level = .info,
         shutdownTimeout: Duration = .seconds(10),
         kafkaProperties: [String: String] = [:], producerProperties: [String: String] = [:],
         consumerProperties: [String: String] = [:], environment: [String: String] = [:]
@@ -51,6 +54,7 @@ public struct ServiceConfiguration: Sendable {
         self.consumerGroup = consumerGroup ?? serviceName
         self.databasePath = databasePath
         self.databaseURL = databaseURL
+        self.sqliteReaders = sqliteReaders
         self.readyRequiresKafka = readyRequiresKafka
         self.logLevel = logLevel
         self.shutdownTimeout = shutdownTimeout
@@ -81,6 +85,7 @@ public struct ServiceConfiguration: Sendable {
             consumerGroup: try consumerGroup(environment["KAFKA_GROUP_ID"]),
             databasePath: environment["DATABASE_PATH"] ?? "data/\(serviceName).sqlite",
             databaseURL: environment["DATABASE_URL"].flatMap { $0.isEmpty ? nil : $0 },
+            sqliteReaders: try sqliteReaders(environment["SQLITE_READERS"]),
             readyRequiresKafka: try flag("READY_REQUIRES_KAFKA", environment["READY_REQUIRES_KAFKA"], default: true),
             logLevel: try Observability.logLevel(environment["LOG_LEVEL"]),
             shutdownTimeout: try ShutdownDeadline.timeout(fromEnvironment: environment["SHUTDOWN_TIMEOUT_SECONDS"]),
@@ -89,6 +94,14 @@ public struct ServiceConfiguration: Sendable {
             consumerProperties: kafkaProperties(withPrefix: "KAFKA_CONSUMER_PROPERTY_", in: environment),
             environment: environment
         )
+    }
+
+    static func sqliteReaders(_ text: String?) throws -> Int {
+        guard let text, !text.isEmpty else { return 2 }
+        guard let value = Int(text), (0...16).contains(value) else {
+            throw ConfigurationError("SQLITE_READERS must be a whole number from 0 to 16, got \"\(text)\"")
+        }
+        return value
     }
 
     static func flag(_ name: String, _ text: String?, default defaultValue: Bool) throws -> Bool {

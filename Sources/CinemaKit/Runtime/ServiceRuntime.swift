@@ -65,7 +65,8 @@ public enum ServiceRuntime {
         }
         let directory = URL(fileURLWithPath: configuration.databasePath).deletingLastPathComponent().path
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        return try await SQLiteStore.open(path: configuration.databasePath, schema: schema, logger: logger)
+        return try await SQLiteStore.open(
+            path: configuration.databasePath, schema: schema, logger: logger, readerCount: configuration.sqliteReaders)
     }
 
     /// Everything one service process runs. A part that fails or ends shuts the others down
