@@ -81,7 +81,27 @@ final class ReadResult: Sendable {
         await #expect(throws: (any Error).self) {
             try await store.read { try await $0.raw("UPDATE counter SET value = 9").run() }
         }
+        await #expect(throws: (any Error).self) {
+            try await store.readSingleStatement { try await $0.raw("UPDATE counter SET value = 9").run() }
+        }
         #expect(try await counterValue(store) == 0)
+    }
+
+    /// A single-statement read outside a transaction sees the last commit, beside an open write too, on both
+    /// connection layouts; the store stays usable for transactions after it.
+    @Test(arguments: [2, 0])
+    func aSingleStatementReadSeesTheLastCommit(readerCount: Int) async throws {
+        let store = try await temporaryStore(schema: counterSchema, readerCount: readerCount)
+        let value = { @Sendable in
+            try await store.readSingleStatement { database in
+                try await database.select().column("value").from("counter").first(decodingColumn: "value", as: Int64.self)
+            }
+        }
+        #expect(try await value() == 0)
+        try await store.transaction { try await $0.raw("UPDATE counter SET value = 5").run() }
+        #expect(try await value() == 5)
+        try await store.transaction { try await $0.raw("UPDATE counter SET value = 6").run() }
+        #expect(try await value() == 6)
     }
 
     /// Many reads at once on two readers: each gets a reader of its own, none is lost or shared, and closing waits for

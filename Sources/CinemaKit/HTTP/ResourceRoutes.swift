@@ -52,7 +52,8 @@ extension RouterMethods {
         }
         get(item) { request, context -> Response in
             let id = try itemID(context)
-            let row = try await persistence.read { database in try await Resource.require(id, on: database) }
+            // One SELECT: no transaction frame needed (the hot path of a GET).
+            let row = try await persistence.readSingleStatement { database in try await Resource.require(id, on: database) }
             return try HAL.itemResponse(row, links: LinkBuilder(request: request))
         }
         if let create { post(collection, use: create) }

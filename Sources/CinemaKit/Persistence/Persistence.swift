@@ -46,4 +46,11 @@ public struct Persistence: Sendable {
     ) async throws -> Result {
         try await store.read(body)
     }
+
+    /// `body` runs exactly one statement (see `Store.readSingleStatement`).
+    public func readSingleStatement<Result: Sendable>(
+        _ body: @Sendable (any SQLDatabase) async throws -> Result
+    ) async throws -> Result {
+        try await store.readSingleStatement(body)
+    }
 }

@@ -104,6 +104,26 @@ public final class SQLiteStore: Store {
         }
     }
 
+    /// On a reader connection (or the writer's, between its transactions, without readers) in autocommit mode: the
+    /// statement is its own read transaction.
+    public func readSingleStatement<Result: Sendable>(
+        _ body: @Sendable (any SQLDatabase) async throws -> Result
+    ) async throws -> Result {
+        guard readerCount > 0 else {
+            let database = writer.database
+            return try await lock.withLock {
+                guard !isClosed.withLock({ $0 }) else { throw StoreError.closed }
+                return try await body(database)
+            }
+        }
+        return try await readerPermits.withLock {
+            guard !isClosed.withLock({ $0 }) else { throw StoreError.closed }
+            let reader = idleReaders.withLock { $0.removeLast() }
+            defer { idleReaders.withLock { $0.append(reader) } }
+            return try await body(reader.database)
+        }
+    }
+
     public func isHealthy() async -> Bool {
         do {
             return try await read { database in
