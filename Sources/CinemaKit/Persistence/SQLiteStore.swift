@@ -77,50 +77,41 @@ public final class SQLiteStore: Store {
     public func transaction<Result: Sendable>(
         _ body: @Sendable (any SQLDatabase) async throws -> Result
     ) async throws -> Result {
-        let database = writer.database
-        return try await lock.withLock {
-            guard !isClosed.withLock({ $0 }) else { throw StoreError.closed }
-            return try await database.inTransaction(begin: "BEGIN IMMEDIATE", body)
-        }
+        try await onWriter { database in try await database.inTransaction(begin: "BEGIN IMMEDIATE", body) }
     }
 
     /// On a reader connection: one snapshot for every statement in `body`.
     public func read<Result: Sendable>(
         _ body: @Sendable (any SQLDatabase) async throws -> Result
     ) async throws -> Result {
-        guard readerCount > 0 else {
-            let database = writer.database
-            return try await lock.withLock {
-                guard !isClosed.withLock({ $0 }) else { throw StoreError.closed }
-                return try await database.inTransaction(begin: "BEGIN DEFERRED", body)
-            }
+        try await onReader { database in try await database.inTransaction(begin: "BEGIN DEFERRED", body) }
+    }
+
+    /// On a reader connection in autocommit mode: the statement is its own read transaction.
+    public func readSingleStatement<Result: Sendable>(
+        _ body: @Sendable (any SQLDatabase) async throws -> Result
+    ) async throws -> Result {
+        try await onReader(body)
+    }
+
+    /// `work` alone on the writer's connection.
+    private func onWriter<Result: Sendable>(_ work: @Sendable (any SQLDatabase) async throws -> Result) async throws -> Result {
+        let database = writer.database
+        return try await lock.withLock {
+            guard !isClosed.withLock({ $0 }) else { throw StoreError.closed }
+            return try await work(database)
         }
+    }
+
+    /// `work` alone on an idle reader, or on the writer's connection between its transactions when there are none.
+    private func onReader<Result: Sendable>(_ work: @Sendable (any SQLDatabase) async throws -> Result) async throws -> Result {
+        guard readerCount > 0 else { return try await onWriter(work) }
         return try await readerPermits.withLock {
             guard !isClosed.withLock({ $0 }) else { throw StoreError.closed }
             // Holding a permit, there is an idle reader.
             let reader = idleReaders.withLock { $0.removeLast() }
             defer { idleReaders.withLock { $0.append(reader) } }
-            return try await reader.database.inTransaction(begin: "BEGIN DEFERRED", body)
-        }
-    }
-
-    /// On a reader connection (or the writer's, between its transactions, without readers) in autocommit mode: the
-    /// statement is its own read transaction.
-    public func readSingleStatement<Result: Sendable>(
-        _ body: @Sendable (any SQLDatabase) async throws -> Result
-    ) async throws -> Result {
-        guard readerCount > 0 else {
-            let database = writer.database
-            return try await lock.withLock {
-                guard !isClosed.withLock({ $0 }) else { throw StoreError.closed }
-                return try await body(database)
-            }
-        }
-        return try await readerPermits.withLock {
-            guard !isClosed.withLock({ $0 }) else { throw StoreError.closed }
-            let reader = idleReaders.withLock { $0.removeLast() }
-            defer { idleReaders.withLock { $0.append(reader) } }
-            return try await body(reader.database)
+            return try await work(reader.database)
         }
     }
 
