@@ -14,6 +14,9 @@ public enum MovieReservationRepository: Repository {
             .column("movieId", type: .bigint, .notNull)
     }
 
+    /// Counted per movie for every confirmation (its seats): by the index, not a scan of every live reservation.
+    public static var schema: [SchemaStep] { [table.creation, table.addingIndex(on: "movieId")] }
+
     /// Records the reservation as live; a redelivered confirmation changes nothing.
     public static func hold(_ reservation: MovieReservation, on database: any SQLDatabase) async throws {
         guard try await find(reservation.rsvId, on: database) == nil else { return }
