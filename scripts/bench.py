@@ -2,7 +2,7 @@
 """`make bench`: measures Cinema beside a baseline taken in the same run, prints one table and
 writes BENCHMARKS.md.
 
-    scripts/bench.py [--smoke] [--out BENCHMARKS.md]
+    scripts/bench.py [--smoke] [--out BENCHMARKS.md] [--only e2e,propagation,http,footprint,kafka,growth,rebuild]
 
 Python rather than Swift: the work is starting processes, driving wrk/nginx/kcat and reading
 their output, which a script does in a few lines without a build step; the one measurement that
@@ -14,7 +14,8 @@ is stopped at the end. The machine may be shared and noisy, which is why each fi
 a baseline measured minutes apart in the same run: read the ratios, not the absolute values.
 
 --smoke (CI): the same code path with tiny sizes and short runs; fails unless every section
-produced numbers.
+produced numbers. --only: some sections (to measure one fix before and after; write elsewhere
+than BENCHMARKS.md with --out).
 
 Environment: CINEMA_BIN_DIR (release binaries; default: `swift build -c release` here),
 CINEMA_BENCH_BIN (cinema-bench; default: beside the services), BENCH_DURATION (seconds per load
@@ -880,6 +881,13 @@ class Postgres:
         self.script("stop")
 
 
+# What --only takes, per section of measure_engine, and the table sections each fills.
+SECTION_KEYS = {"end to end": "e2e", "propagation": "propagation", "gateway and HTTP ceiling": "http",
+                "footprint": "footprint", "Kafka": "kafka", "growth": "growth", "view rebuild": "rebuild"}
+TABLE_SECTIONS = {"e2e": ["end to end"], "propagation": ["propagation"], "http": ["gateway", "HTTP ceiling"],
+                  "footprint": ["footprint"], "kafka": ["Kafka"], "growth": ["growth"], "rebuild": ["view rebuild"]}
+
+
 def measure_engine(cinema, report, args, duration, concurrencies, bench_bin, events):
     """Every section against one engine; Kafka only when `bench_bin` is given (the broker is the
     same whatever the engine)."""
@@ -912,6 +920,7 @@ def measure_engine(cinema, report, args, duration, concurrencies, bench_bin, eve
     if bench_bin:
         sections.append(("Kafka", lambda: section_kafka(cinema, report, bench_bin, events)))
     sections += growth_sections(cinema, report, args, duration, movie_id)
+    sections = [(name, run) for name, run in sections if args.only is None or SECTION_KEYS[name] in args.only]
     # One section failing (a tool missing, a timeout) leaves the others' figures standing.
     for name, run in sections:
         log(name)
@@ -926,7 +935,12 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--smoke", action="store_true", help="tiny sizes (CI): checks every section produced numbers")
     parser.add_argument("--out", default=os.path.join(ROOT, "BENCHMARKS.md"))
+    parser.add_argument("--only", type=lambda text: set(text.split(",")),
+                        help="comma-separated sections (to measure one fix before and after): "
+                             + ",".join(TABLE_SECTIONS))
     args = parser.parse_args()
+    if args.only and args.only - set(TABLE_SECTIONS):
+        parser.error(f"--only: unknown {sorted(args.only - set(TABLE_SECTIONS))}; known: {','.join(TABLE_SECTIONS)}")
     for tool in ["wrk", "nginx", "kcat", "psql"]:
         if not shutil.which(tool):
             raise SystemExit(f"bench: {tool} is missing (make setup installs it)")
@@ -958,12 +972,14 @@ def main():
             postgres.stop()
     print(report.table())
     settings = (f"{'smoke' if args.smoke else 'full'}: {duration} s per load run, concurrency {concurrencies}, "
-                f"{events:,} Kafka events, engines {' '.join(engines)}")
+                f"{events:,} Kafka events, engines {' '.join(engines)}"
+                f"{'' if args.only is None else ', only ' + ','.join(sorted(args.only))}")
     write_markdown(args.out, info, report, args.smoke, settings)
     log(f"wrote {os.path.relpath(args.out, ROOT)}")
     empty = [row["figure"] for row in report.rows if row["value"] is None]
     sections = {row["section"].split(" (")[0] for row in report.rows}
-    expected = {"end to end", "propagation", "gateway", "HTTP ceiling", "Kafka", "footprint", "growth", "view rebuild"}
+    expected = {table for key, tables in TABLE_SECTIONS.items() if args.only is None or key in args.only
+                for table in tables}
     if args.smoke and (empty or expected - sections):
         raise SystemExit(f"bench: smoke: no numbers for {sorted(expected - sections)} {empty}")
 
