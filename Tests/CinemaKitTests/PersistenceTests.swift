@@ -1,12 +1,13 @@
 import CinemaEvents
 import CinemaJSON
-import CinemaKit
 import CinemaPolling
 import Foundation
 import Logging
 import SQLKit
 import Synchronization
 import Testing
+
+@testable import CinemaKit
 
 /// A real SQLite file in a fresh temporary folder.
 func temporaryStore(schema: [SchemaStep] = [], readerCount: Int = 2) async throws -> SQLiteStore {
@@ -65,12 +66,16 @@ final class ReadResult: Sendable {
                 }
                 #expect(value == 1, "the last commit, not the open transaction's change")
             } else {
-                // Given time, it still has not read: it waits behind the writer.
-                try await Task.sleep(for: .milliseconds(200))
+                // Queued behind the writer, and still without a value.
+                try await waitUntil("the read waits for the writer's connection", timeout: .seconds(10)) {
+                    store.unitsOfWorkWaitingForTheWriter == 1
+                }
                 #expect(readDuringWrite.value.withLock { $0 } == nil)
             }
             releaseSignal.finish()
             try await group.waitForAll()
+            // Without readers it ran after the commit, and saw it.
+            if readerCount == 0 { #expect(readDuringWrite.value.withLock { $0 } == 2) }
         }
         #expect(try await counterValue(store) == 2)
         await store.close()

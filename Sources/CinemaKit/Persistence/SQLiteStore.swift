@@ -94,6 +94,9 @@ public final class SQLiteStore: Store {
         try await onReader(body)
     }
 
+    /// Units of work queued for the writer's connection (tests and diagnostics).
+    var unitsOfWorkWaitingForTheWriter: Int { lock.queuedWaiters }
+
     /// `work` alone on the writer's connection.
     private func onWriter<Result: Sendable>(_ work: @Sendable (any SQLDatabase) async throws -> Result) async throws -> Result {
         let database = writer.database
