@@ -27,6 +27,7 @@ extension Target.Dependency {
     static let serviceLifecycle = product(name: "ServiceLifecycle", package: "swift-service-lifecycle")
     static let sqlKit = product(name: "SQLKit", package: "sql-kit")
     static let sqliteKit = product(name: "SQLiteKit", package: "sqlite-kit")
+    static let sqliteNIO = product(name: "SQLiteNIO", package: "sqlite-nio")
     static let postgresKit = product(name: "PostgresKit", package: "postgres-kit")
     static let unixSignals = product(name: "UnixSignals", package: "swift-service-lifecycle")
     static let tracing = product(name: "Tracing", package: "swift-distributed-tracing")
@@ -51,6 +52,8 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
         .package(url: "https://github.com/vapor/sqlite-kit.git", from: "4.5.2"),
+        // For its vendored SQLite (the `SQLite` module's C calls) and the SQLiteData type SQLiteKit encodes to.
+        .package(url: "https://github.com/vapor/sqlite-nio.git", from: "1.12.0"),
         .package(url: "https://github.com/vapor/sql-kit.git", from: "3.36.0"),
         .package(url: "https://github.com/vapor/postgres-kit.git", from: "2.17.0"),
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
@@ -109,6 +112,9 @@ struct KitModule {
         // librdkafka as the Swift server ecosystem expects it: typed configuration, producer and
         // consumer as Services, blocking calls off the cooperative pool.
         .init(name: "Kafka", dependencies: ["CRdKafka", .logging, .serviceLifecycle], testDependencies: [.serviceLifecycle]),
+        // SQLite connections that run a whole unit of work on a queue of their own, behind SQLKit's interface. The
+        // only module that calls SQLite's C functions.
+        .init(name: "SQLite", dependencies: [.sqlKit, .sqliteKit, .sqliteNIO, .logging, .nioCore, .nioPosix], testDependencies: [.sqlKit]),
         // JSON values that keep their key order, and the encoder that writes entities into them.
         .init(name: "CinemaJSON", dependencies: []),
         // The event contract: the records, their statuses, the fourteen events and their exact JSON.
@@ -128,7 +134,8 @@ struct KitModule {
         .init(
             name: "CinemaKit",
             dependencies: [
-                "CinemaEvents", "CinemaHTTP", "CinemaJSON", "CinemaProcess", "CinemaTracing", "Kafka", .hummingbird, .tracing, .httpTypes,
+                "CinemaEvents", "CinemaHTTP", "CinemaJSON", "CinemaProcess", "CinemaTracing", "Kafka", "SQLite", .hummingbird, .tracing,
+                .httpTypes,
                 .unixSignals,
                 .logging, .metrics, .prometheus, .serviceLifecycle, .sqlKit, .sqliteKit, .postgresKit,
             ],

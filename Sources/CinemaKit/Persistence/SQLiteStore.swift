@@ -1,7 +1,7 @@
 import Foundation
 public import Logging
 public import SQLKit
-import SQLiteKit
+import SQLite
 import Synchronization
 
 /// One SQLite file: one writer connection, one write at a time on it, and reader connections for reads.
@@ -10,65 +10,59 @@ import Synchronization
 /// statements from landing inside it. Reads have connections of their own (`readerCount`): in WAL
 /// mode a reader sees the last commit while a write is in progress, so a `GET` does not wait behind
 /// a transaction's fsync, and reads run beside each other. A read that begins after a commit sees
-/// it (its snapshot starts with its first statement). SQLiteNIO runs the statements on its own
-/// thread pool, never on Swift's cooperative pool.
+/// it (its snapshot starts with its first statement). Each connection runs a whole unit of work on
+/// a queue of its own (`DedicatedSQLiteConnection`), never on Swift's cooperative pool.
 public final class SQLiteStore: Store {
-    private struct Session: Sendable {
-        let connection: SQLiteConnection
-        let database: any SQLDatabase
-
-        init(_ connection: SQLiteConnection) {
-            self.connection = connection
-            self.database = connection.sql()
-        }
-    }
-
-    private let writer: Session
+    private let writer: DedicatedSQLiteConnection
     private let lock = AsyncLock()
     /// Readers nobody uses right now; `readerPermits` has as many permits as there are readers, so a
     /// holder of one always finds one here.
-    private let idleReaders: Mutex<[Session]>
+    private let idleReaders: Mutex<[DedicatedSQLiteConnection]>
     private let readerPermits: AsyncLock
     private let readerCount: Int
     /// Set once, under `lock`, by `close()`: later units of work fail with `StoreError.closed`
     /// instead of touching a closed handle, and each handle is closed exactly once.
     private let isClosed = Mutex(false)
 
-    private init(writer: SQLiteConnection, readers: [SQLiteConnection]) {
-        self.writer = Session(writer)
-        self.idleReaders = Mutex(readers.map(Session.init))
+    private init(writer: DedicatedSQLiteConnection, readers: [DedicatedSQLiteConnection]) {
+        self.writer = writer
+        self.idleReaders = Mutex(readers)
         self.readerCount = readers.count
         self.readerPermits = AsyncLock(permits: max(1, readers.count))
     }
 
     /// Opens (creating if needed) the database file, applies `schema` in one transaction, then opens
-    /// `readerCount` reader connections (two: the thread pool's size on a small machine). With none,
-    /// reads take their turn on the writer's connection.
+    /// `readerCount` reader connections (two: one per core on a small machine). With none, reads take
+    /// their turn on the writer's connection.
     public static func open(path: String, schema: [SchemaStep], logger: Logger, readerCount: Int = 2) async throws -> SQLiteStore {
-        let connection = try await SQLiteConnection.open(storage: .file(path: path), logger: logger)
-        var readers: [SQLiteConnection] = []
+        let connection = try await DedicatedSQLiteConnection.open(path: path, label: "sqlite.writer", logger: logger)
+        var readers: [DedicatedSQLiteConnection] = []
         do {
             // WAL lets the file be read while a write is in progress; synchronous=FULL makes every
             // commit durable before we answer a client or store a Kafka offset.
-            for pragma in ["PRAGMA journal_mode=WAL", "PRAGMA synchronous=FULL", "PRAGMA busy_timeout=5000", "PRAGMA foreign_keys=ON"] {
-                try await connection.sql().raw(SQLQueryString(pragma)).run()
+            try await connection.run { database in
+                for pragma in ["PRAGMA journal_mode=WAL", "PRAGMA synchronous=FULL", "PRAGMA busy_timeout=5000", "PRAGMA foreign_keys=ON"] {
+                    try await database.raw(SQLQueryString(pragma)).run()
+                }
             }
-            try await connection.sql().inTransaction(begin: "BEGIN IMMEDIATE") { database in
+            try await connection.transaction(begin: "BEGIN IMMEDIATE") { database in
                 try await SchemaStep.migrate(schema, on: database)
             }
-            for _ in 0..<max(0, readerCount) {
-                let reader = try await SQLiteConnection.open(storage: .file(path: path), logger: logger)
+            for index in 0..<max(0, readerCount) {
+                let reader = try await DedicatedSQLiteConnection.open(path: path, label: "sqlite.reader.\(index)", logger: logger)
                 readers.append(reader)
                 // query_only: a unit of work opened for reading that tried to write fails at once, instead of
                 // writing beside the writer's transaction. busy_timeout: a reader can meet a lock in rare cases
                 // (a checkpoint resetting the log).
-                for pragma in ["PRAGMA query_only=ON", "PRAGMA busy_timeout=5000"] {
-                    try await reader.sql().raw(SQLQueryString(pragma)).run()
+                try await reader.run { database in
+                    for pragma in ["PRAGMA query_only=ON", "PRAGMA busy_timeout=5000"] {
+                        try await database.raw(SQLQueryString(pragma)).run()
+                    }
                 }
             }
         } catch {
-            for reader in readers { try? await reader.close() }
-            try? await connection.close()
+            for reader in readers { await reader.close() }
+            await connection.close()
             throw error
         }
         return SQLiteStore(writer: connection, readers: readers)
@@ -77,44 +71,60 @@ public final class SQLiteStore: Store {
     public func transaction<Result: Sendable>(
         _ body: @Sendable (any SQLDatabase) async throws -> Result
     ) async throws -> Result {
-        try await onWriter { database in try await database.inTransaction(begin: "BEGIN IMMEDIATE", body) }
+        try await onWriter { connection in try await Self.measured { try await connection.transaction(begin: "BEGIN IMMEDIATE", body) } }
     }
 
     /// On a reader connection: one snapshot for every statement in `body`.
     public func read<Result: Sendable>(
         _ body: @Sendable (any SQLDatabase) async throws -> Result
     ) async throws -> Result {
-        try await onReader { database in try await database.inTransaction(begin: "BEGIN DEFERRED", body) }
+        try await onReader { connection in try await Self.measured { try await connection.transaction(begin: "BEGIN DEFERRED", body) } }
     }
 
     /// On a reader connection in autocommit mode: the statement is its own read transaction.
     public func readSingleStatement<Result: Sendable>(
         _ body: @Sendable (any SQLDatabase) async throws -> Result
     ) async throws -> Result {
-        try await onReader(body)
+        try await onReader { connection in try await connection.run(body) }
     }
 
     /// Units of work queued for the writer's connection (tests and diagnostics).
     var unitsOfWorkWaitingForTheWriter: Int { lock.queuedWaiters }
 
+    /// A transaction's duration in `cinema_db_transaction_duration_seconds`, as PostgreSQL's are.
+    private static func measured<Result>(_ transaction: () async throws -> Result) async throws -> Result {
+        let start = ContinuousClock.now
+        do {
+            let result = try await transaction()
+            recordTransaction(engine: "sqlite", since: start, outcome: "commit")
+            return result
+        } catch {
+            recordTransaction(engine: "sqlite", since: start, outcome: "rollback")
+            throw error
+        }
+    }
+
     /// `work` alone on the writer's connection.
-    private func onWriter<Result: Sendable>(_ work: @Sendable (any SQLDatabase) async throws -> Result) async throws -> Result {
-        let database = writer.database
-        return try await lock.withLock {
+    private func onWriter<Result: Sendable>(
+        _ work: @Sendable (DedicatedSQLiteConnection) async throws -> Result
+    ) async throws -> Result {
+        try await lock.withLock {
             guard !isClosed.withLock({ $0 }) else { throw StoreError.closed }
-            return try await work(database)
+            return try await work(writer)
         }
     }
 
     /// `work` alone on an idle reader, or on the writer's connection between its transactions when there are none.
-    private func onReader<Result: Sendable>(_ work: @Sendable (any SQLDatabase) async throws -> Result) async throws -> Result {
+    private func onReader<Result: Sendable>(
+        _ work: @Sendable (DedicatedSQLiteConnection) async throws -> Result
+    ) async throws -> Result {
         guard readerCount > 0 else { return try await onWriter(work) }
         return try await readerPermits.withLock {
             guard !isClosed.withLock({ $0 }) else { throw StoreError.closed }
             // Holding a permit, there is an idle reader.
             let reader = idleReaders.withLock { $0.removeLast() }
             defer { idleReaders.withLock { $0.append(reader) } }
-            return try await work(reader.database)
+            return try await work(reader)
         }
     }
 
@@ -141,19 +151,11 @@ public final class SQLiteStore: Store {
                 guard !wasClosed else { return }
                 // Every reader back first (reads that come later find the store closed when they get a permit).
                 try? await readerPermits.withAllPermits(readerCount) {
-                    for reader in idleReaders.withLock({ $0 }) { try? await reader.connection.close() }
+                    for reader in idleReaders.withLock({ $0 }) { await reader.close() }
                 }
-                try? await writer.connection.close()
+                await writer.close()
             }
         }.value
     }
 
-    deinit {
-        // A store dropped without `close()` (a test, a failed start-up) still closes its file;
-        // nobody can be using it any more. The pending close keeps each connection alive until run.
-        if !isClosed.withLock({ $0 }) {
-            _ = writer.connection.close()
-            for reader in idleReaders.withLock({ $0 }) { _ = reader.connection.close() }
-        }
-    }
 }

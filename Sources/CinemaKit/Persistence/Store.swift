@@ -68,11 +68,11 @@ extension Store {
 }
 
 extension SQLDatabase {
-    /// Runs `body` between `begin` and COMMIT, or ROLLBACK when it throws: the one transaction
-    /// frame both stores use on the session they hold. COMMIT and ROLLBACK run even when the
-    /// calling task is cancelled (SQLiteNIO refuses statements for a cancelled task), since a
-    /// skipped ROLLBACK would leave the session inside the transaction: SQLite's one connection
-    /// failing every later BEGIN, or a pooled PostgreSQL connection returned mid-transaction.
+    /// Runs `body` between `begin` and COMMIT, or ROLLBACK when it throws: the transaction frame
+    /// of a PostgreSQL session (SQLite's dedicated connections have their own, the same in
+    /// effect). COMMIT and ROLLBACK run even when the calling task is cancelled (statements are
+    /// refused for a cancelled task), since a skipped ROLLBACK would leave the session inside the
+    /// transaction: a pooled connection returned mid-transaction.
     func inTransaction<Result: Sendable>(
         begin: String, _ body: @Sendable (any SQLDatabase) async throws -> Result
     ) async throws -> Result {
@@ -81,29 +81,29 @@ extension SQLDatabase {
         do {
             let result = try await body(self)
             try await finish("COMMIT")
-            recordTransaction(since: start, outcome: "commit")
+            recordTransaction(engine: dialect.name, since: start, outcome: "commit")
             return result
         } catch {
             try? await finish("ROLLBACK")
-            recordTransaction(since: start, outcome: "rollback")
+            recordTransaction(engine: dialect.name, since: start, outcome: "rollback")
             throw error
         }
-    }
-
-    /// From BEGIN to the end of COMMIT or ROLLBACK, per engine and outcome: lock waits (SQLite's one writer, PostgreSQL
-    /// row locks) show here before they show in request latency.
-    private func recordTransaction(since start: ContinuousClock.Instant, outcome: String) {
-        CoreMetrics.Timer(
-            label: "cinema_db_transaction_duration_seconds",
-            dimensions: [("engine", dialect.name), ("outcome", outcome)],
-            preferredDisplayUnit: .seconds
-        )
-        .record(duration: ContinuousClock.now - start)
     }
 
     private func finish(_ statement: String) async throws {
         try await Task { try await self.raw(SQLQueryString(statement)).run() }.value
     }
+}
+
+/// From BEGIN to the end of COMMIT or ROLLBACK, per engine and outcome: lock waits (SQLite's one writer, PostgreSQL
+/// row locks) show here before they show in request latency.
+func recordTransaction(engine: String, since start: ContinuousClock.Instant, outcome: String) {
+    CoreMetrics.Timer(
+        label: "cinema_db_transaction_duration_seconds",
+        dimensions: [("engine", engine), ("outcome", outcome)],
+        preferredDisplayUnit: .seconds
+    )
+    .record(duration: ContinuousClock.now - start)
 }
 
 /// One versioned step of a schema (a migration), named for the ledger: each database records the
