@@ -123,6 +123,10 @@ public struct KafkaConsumerConfiguration: Sendable {
     /// How long one `rd_kafka_consumer_poll` may block. Also the longest a shutdown waits behind
     /// a poll in progress, since polls and the close share one serial queue.
     public var pollTimeout: Duration = .milliseconds(100)
+    /// How many messages one trip to the poll queue may bring back: the first poll waits up to `pollTimeout`, the rest
+    /// take only what librdkafka has already fetched. Each trip is two thread switches (onto the queue and back), paid
+    /// once per batch instead of once per message; 1 polls one message at a time.
+    public var maxMessagesPerPoll: Int = 64
     /// librdkafka log and error lines repeated within this long after their first occurrence are
     /// logged once and then summarised with a count ("... (repeated 12 times in the last 30 s)"),
     /// instead of once per reconnect attempt while a broker is away.

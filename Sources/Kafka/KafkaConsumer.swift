@@ -18,6 +18,10 @@ public final class KafkaConsumer: Service, Sendable {
     private let probe: ConnectivityProbe
     /// Not `queue`: a lag sample must not wait for a poll's timeout.
     private let lagQueue: DispatchQueue
+    /// Polled, not yet handed to the application. Kept here rather than in an iterator, so that a message is never
+    /// lost with an iterator dropped early. Refilled only once empty, so no rebalance (served inside a poll) happens
+    /// while it holds messages.
+    private let polled = Mutex(PolledMessages())
 
     /// Throws `KafkaError` with code `.invalidArgument` for a property librdkafka does not know or
     /// accept, or for contradicting ones.
@@ -156,7 +160,14 @@ public final class KafkaConsumer: Service, Sendable {
     /// librdkafka last fetched; empty before the first assignment or after close.
     public func partitionLags() async -> [KafkaPartitionLag] {
         if isClosing { return [] }
-        return await lagQueue.perform { [self] in handle.assignedPartitionLags() }
+        let lags = await lagQueue.perform { [self] in handle.assignedPartitionLags() }
+        // librdkafka counts a polled message as handed over; here it is only once `next()` returned it.
+        let waiting = polled.withLock { $0.countsByPartition() }
+        return lags.map { lag in
+            var lag = lag
+            lag.lag += waiting[PartitionKey(topic: lag.topic, partition: lag.partition)] ?? 0
+            return lag
+        }
     }
 
     /// Whether a broker answered a metadata request within 1 s (answer cached for 1 s).
@@ -173,7 +184,8 @@ public final class KafkaConsumer: Service, Sendable {
     }
 
     private enum PollResult: Sendable {
-        case message(KafkaConsumerMessage)
+        /// At least one message, oldest first, and a fatal error met after them, if any.
+        case messages([KafkaConsumerMessage], then: KafkaError?)
         case nothing
         case closed
         case failed(KafkaError)
@@ -183,22 +195,40 @@ public final class KafkaConsumer: Service, Sendable {
     func nextMessage() async throws -> KafkaConsumerMessage? {
         while true {
             if Task.isCancelled { return nil }
+            // Not handed out once closing: its offset could no longer be stored, and leaving it unprocessed means the
+            // group simply re-delivers it.
+            if isClosing { return nil }
+            switch try polled.withLock({ try $0.next() }) {
+            case let message?: return message
+            case nil: break
+            }
+            let limit = max(1, configuration.maxMessagesPerPoll)
             let result = await queue.perform { [self] () -> PollResult in
                 if isClosing { return .closed }
-                switch handle.consumerPoll(timeout: configuration.pollTimeout) {
-                case .nothing:
-                    return .nothing
-                case .message(let message):
-                    // Not yielded once closing: its offset could no longer be stored, and leaving
-                    // it unprocessed means the group simply re-delivers it.
-                    return isClosing ? .closed : .message(message)
-                case .error(let error, let topic, let partition):
-                    return Self.handlePollError(
-                        error, topic: topic, partition: partition, logger: logger, client: handle.name)
+                var batch: [KafkaConsumerMessage] = []
+                // The first poll waits; the others only collect what is already fetched.
+                while batch.count < limit {
+                    switch handle.consumerPoll(timeout: batch.isEmpty ? configuration.pollTimeout : .zero) {
+                    case .nothing:
+                        return batch.isEmpty ? .nothing : .messages(batch, then: nil)
+                    case .message(let message):
+                        batch.append(message)
+                    case .error(let error, let topic, let partition):
+                        let outcome = Self.handlePollError(error, topic: topic, partition: partition, logger: logger, client: handle.name)
+                        switch outcome {
+                        case .failed(let fatal) where !batch.isEmpty: return .messages(batch, then: fatal)
+                        case _ where batch.isEmpty: return outcome
+                        default: return .messages(batch, then: nil)
+                        }
+                    }
                 }
+                return .messages(batch, then: nil)
             }
             switch result {
-            case .message(let message): return message
+            case .messages(let batch, let failure):
+                if isClosing { return nil }
+                polled.withLock { $0.refill(with: batch.dropFirst(), then: failure) }
+                return batch[0]
             case .nothing: continue
             case .closed: return nil
             case .failed(let error): throw error
@@ -237,8 +267,43 @@ public final class KafkaConsumer: Service, Sendable {
     }
 }
 
-/// Pull-based: each `next()` polls librdkafka once a message is wanted, so a slow handler simply
-/// leaves messages in librdkafka's fetch queue (which applies its own limits) – natural backpressure.
+/// What one trip to the poll queue brought back and `next()` has not handed out yet.
+struct PolledMessages: Sendable {
+    /// Newest first, so that handing out the oldest is a `popLast`.
+    private var waiting: [KafkaConsumerMessage] = []
+    /// Met after the waiting messages: thrown once they are handed out.
+    private var failure: KafkaError?
+
+    mutating func refill(with messages: ArraySlice<KafkaConsumerMessage>, then failure: KafkaError?) {
+        waiting = messages.reversed()
+        self.failure = failure
+    }
+
+    /// The oldest waiting message; nil when none waits; the failure that came after them, once.
+    mutating func next() throws(KafkaError) -> KafkaConsumerMessage? {
+        if let message = waiting.popLast() { return message }
+        if let failure {
+            self.failure = nil
+            throw failure
+        }
+        return nil
+    }
+
+    func countsByPartition() -> [PartitionKey: Int64] {
+        waiting.reduce(into: [:]) { counts, message in
+            counts[PartitionKey(topic: message.topic, partition: message.partition), default: 0] += 1
+        }
+    }
+}
+
+struct PartitionKey: Hashable {
+    let topic: String
+    let partition: Int32
+}
+
+/// Pull-based: a `next()` that finds no polled message waiting polls librdkafka (bringing back what
+/// it has already fetched, up to `maxMessagesPerPoll`), so a slow handler simply leaves messages in
+/// librdkafka's fetch queue (which applies its own limits) – natural backpressure.
 public struct KafkaConsumerMessages: AsyncSequence, Sendable {
     public typealias Element = KafkaConsumerMessage
     public typealias Failure = any Error

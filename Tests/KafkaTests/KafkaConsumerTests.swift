@@ -98,6 +98,28 @@ import Testing
         withExtendedLifetime(cluster) {}
     }
 
+    /// One trip to the poll queue brings back several messages; the ones not handed out yet wait in the consumer, not
+    /// in the iterator, so an iteration ended early loses none of them.
+    @Test func messagesPolledTogetherAreHandedOutOnceInOrderAcrossIterators() async throws {
+        let cluster = try KafkaMockCluster()
+        try cluster.createTopic("batches", partitions: 1)
+        let total = 50
+        try await produce((0..<total).map { KafkaOutgoingMessage(topic: "batches", key: nil, value: bytes("m\($0)")) }, to: cluster)
+        let consumer = try consumer(cluster, group: "batches-group", topic: "batches", clientID: "batches-consumer")
+        let offsets = try await withRunningServices([consumer]) {
+            var offsets: [Int64] = []
+            // Iterations of 1, 2, 3, ... messages, each one dropped as soon as it has them.
+            var size = 1
+            while offsets.count < total {
+                offsets += try await collect(min(size, total - offsets.count), from: consumer).map(\.offset)
+                size += 1
+            }
+            return offsets
+        }
+        #expect(offsets == Array(0..<Int64(total)))
+        withExtendedLifetime(cluster) {}
+    }
+
     /// The lag librdkafka knows without asking a broker: the partition's end minus what was handed to the application.
     @Test func partitionLagFollowsWhatTheApplicationWasHanded() async throws {
         let cluster = try KafkaMockCluster()
