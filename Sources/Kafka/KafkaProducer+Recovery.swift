@@ -55,8 +55,8 @@ extension KafkaProducer {
         // Whatever the purge did not report on (e.g. produced by a send that raced the switch).
         let stranded = state.takePending(ofGeneration: generation)
         let error = KafkaError.handleUnusable("the librdkafka handle it went out on was replaced before it was acknowledged")
-        for promise in stranded {
-            promise.fulfil(.failure(error))
+        for waiter in stranded {
+            waiter.fulfil(.failure(error))
         }
         logger.warning(
             "kafka producer replaced its unusable librdkafka handle: \(reason); \(inFlight) unacknowledged deliveries failed with a retriable error",

@@ -70,7 +70,9 @@ public final class KafkaProducer: Service, Sendable {
     /// Safe to call concurrently from many tasks; concurrent calls are enqueued in no particular
     /// order (use `send(inOrder:)` where order matters).
     public func send(_ message: KafkaOutgoingMessage) async throws -> KafkaDeliveryReport {
-        try await enqueue(message, pinnedTo: nil).promise.report
+        let promise = DeliveryPromise()
+        _ = try await enqueue(message, for: .message(promise), pinnedTo: nil)
+        return try await promise.report
     }
 
     /// Enqueues the messages in array order, so that with the idempotent producer each partition
@@ -78,41 +80,27 @@ public final class KafkaProducer: Service, Sendable {
     /// one librdkafka handle: if the producer replaces its handle meanwhile, the rest of the batch
     /// fails (retriable) instead of overtaking the messages that were in flight on the old one.
     public func send(inOrder messages: [KafkaOutgoingMessage]) async -> [Result<KafkaDeliveryReport, any Error>] {
-        var promises: [Result<DeliveryPromise, any Error>] = []
-        promises.reserveCapacity(messages.count)
+        let batch = BatchDelivery(count: messages.count)
         var generation: Int?
-        for message in messages {
+        for (index, message) in messages.enumerated() {
             do {
-                let enqueued = try await enqueue(message, pinnedTo: generation)
-                generation = enqueued.generation
-                promises.append(.success(enqueued.promise))
+                generation = try await enqueue(message, for: .batch(batch, index: index), pinnedTo: generation)
             } catch {
-                promises.append(.failure(error))
+                batch.fulfil(index, .failure(error))
             }
         }
-        var results: [Result<KafkaDeliveryReport, any Error>] = []
-        results.reserveCapacity(messages.count)
-        for promise in promises {
-            switch promise {
-            case .success(let promise):
-                do { results.append(.success(try await promise.report)) } catch { results.append(.failure(error)) }
-            case .failure(let error):
-                results.append(.failure(error))
-            }
-        }
-        return results
+        return await batch.results
     }
 
     /// Hands the message to librdkafka, waiting while its local queue is full or while an
-    /// unusable handle is being replaced. `pinnedTo`: the handle generation it must go out on.
-    private func enqueue(_ message: KafkaOutgoingMessage, pinnedTo pinned: Int?) async throws -> (promise: DeliveryPromise, generation: Int)
-    {
+    /// unusable handle is being replaced; returns the handle generation it went out on.
+    /// `pinnedTo`: the handle generation it must go out on.
+    private func enqueue(_ message: KafkaOutgoingMessage, for waiter: DeliveryWaiter, pinnedTo pinned: Int?) async throws -> Int {
         var backoff = Duration.milliseconds(1)
         while true {
-            let promise = DeliveryPromise()
             // Registered before producing: the report may arrive on the poll queue before
             // rd_kafka_produceva has even returned here.
-            switch state.register(promise, pinnedTo: pinned, at: .now) {
+            switch state.register(waiter, pinnedTo: pinned) {
             case .shutDown:
                 throw KafkaError.shutDown("producer is shut down")
             case .handleReplaced:
@@ -122,7 +110,7 @@ public final class KafkaProducer: Service, Sendable {
             case .awaitingReplacement:
                 break
             case .registered(let id, let handle, let generation):
-                guard let error = handle.produce(message, opaqueID: id) else { return (promise, generation) }
+                guard let error = handle.produce(message, opaqueID: id) else { return generation }
                 state.unregister(id: id)
                 if error.isFatal {
                     state.reportUnusable(
@@ -162,8 +150,8 @@ public final class KafkaProducer: Service, Sendable {
             await flush(handle)
         }
         let unresolved = state.finish()
-        for promise in unresolved {
-            promise.fulfil(.failure(KafkaError.shutDown("producer shut down before the delivery report arrived")))
+        for waiter in unresolved {
+            waiter.fulfil(.failure(KafkaError.shutDown("producer shut down before the delivery report arrived")))
         }
         logger.debug(
             "kafka producer stopped",

@@ -39,7 +39,7 @@ final class ProducerState: Sendable {
     }
 
     private struct Pending {
-        let promise: DeliveryPromise
+        let waiter: DeliveryWaiter
         let generation: Int
     }
 
@@ -86,7 +86,7 @@ final class ProducerState: Sendable {
 
     /// `pinned`: the generation the caller's earlier messages went out on (`send(inOrder:)`), so
     /// that a batch never spans two handles, which could reorder it.
-    func register(_ promise: DeliveryPromise, pinnedTo pinned: Int?, at now: ContinuousClock.Instant) -> Registration {
+    func register(_ waiter: DeliveryWaiter, pinnedTo pinned: Int?) -> Registration {
         state.withLock { state in
             switch state.lifecycle {
             case .shuttingDown, .finished: return .shutDown
@@ -94,13 +94,14 @@ final class ProducerState: Sendable {
             }
             if let pinned, pinned != state.generation || state.isReplacing { return .handleReplaced }
             guard let handle = state.handle, !state.isReplacing else {
-                if let since = state.unusableSince, now - since > longestWaitForReplacement { return .stillUnusable }
+                // The clock is read only here, off the path every message takes.
+                if let since = state.unusableSince, ContinuousClock.now - since > longestWaitForReplacement { return .stillUnusable }
                 return .awaitingReplacement
             }
             let id = state.nextID
             state.nextID &+= 1
             if state.nextID == 0 { state.nextID = 1 }
-            state.pending[id] = Pending(promise: promise, generation: state.generation)
+            state.pending[id] = Pending(waiter: waiter, generation: state.generation)
             return .registered(id: id, handle: handle, generation: state.generation)
         }
     }
@@ -112,19 +113,21 @@ final class ProducerState: Sendable {
 
     /// A delivery report from handle `generation`. Whoever removes the promise fulfils it, which
     /// makes every send resolve exactly once even when a report and a drain race.
-    func resolve(id: UInt, with result: Result<KafkaDeliveryReport, KafkaError>, generation: Int, at now: ContinuousClock.Instant) {
-        let promise = state.withLock { state in
+    /// The clock is read only for a failure (the health verdict's time), not for every acknowledged message.
+    func resolve(id: UInt, with result: Result<KafkaDeliveryReport, KafkaError>, generation: Int) {
+        let waiter = state.withLock { state in
             if generation == state.generation {
                 switch result {
                 case .success: state.health.deliveryAcknowledged()
                 case .failure(let error):
+                    let now = ContinuousClock.now
                     let verdict = state.health.deliveryFailed(error.code, at: now)
                     state.condemn(generation: generation, reason: verdict, at: now)
                 }
             }
-            return state.pending.removeValue(forKey: id)?.promise
+            return state.pending.removeValue(forKey: id)?.waiter
         }
-        promise?.fulfil(result.mapError { $0 as any Error })
+        waiter?.fulfil(result.mapError { $0 as any Error })
     }
 
     /// librdkafka raised a fatal error on handle `generation`, or refused a message as fatal.
@@ -194,11 +197,11 @@ final class ProducerState: Sendable {
 
     /// Hands over the messages of a retired handle that are still unresolved, for the caller to
     /// fail: nothing will report on them any more.
-    func takePending(ofGeneration generation: Int) -> [DeliveryPromise] {
+    func takePending(ofGeneration generation: Int) -> [DeliveryWaiter] {
         state.withLock { state in
             let stranded = state.pending.filter { $0.value.generation == generation }
             for id in stranded.keys { state.pending[id] = nil }
-            return stranded.values.map(\.promise)
+            return stranded.values.map(\.waiter)
         }
     }
 
@@ -217,11 +220,11 @@ final class ProducerState: Sendable {
     }
 
     /// Ends the producer's life and hands over whatever is still unresolved, for the caller to fail.
-    func finish() -> [DeliveryPromise] {
+    func finish() -> [DeliveryWaiter] {
         state.withLock { state in
             state.lifecycle = .finished
             defer { state.pending = [:] }
-            return state.pending.values.map(\.promise)
+            return state.pending.values.map(\.waiter)
         }
     }
 }

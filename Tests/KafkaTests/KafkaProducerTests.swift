@@ -170,6 +170,24 @@ import Testing
         #expect(ContinuousClock.now - started < .seconds(10))
     }
 
+    /// A batch is awaited as a whole: cancelling the wait fails every message still unacknowledged, each once.
+    @Test func aCancelledBatchWaitFailsEveryOpenMessagePromptly() async throws {
+        let producer = try makeProducer("127.0.0.1:1", clientID: "absent-broker-batch", ["message.timeout.ms": "60000"])
+        let started = ContinuousClock.now
+        try await withRunningServices([producer]) {
+            let messages = (0..<3).map { KafkaOutgoingMessage(topic: "t", key: nil, value: bytes("m\($0)")) }
+            let waiting = Task { await producer.send(inOrder: messages) }
+            try await waitUntil("batch enqueued") { producer.pendingDeliveryCount == 3 }
+            waiting.cancel()
+            let results = await waiting.value
+            #expect(results.count == 3)
+            for result in results {
+                #expect(throws: CancellationError.self) { try result.get() }
+            }
+        }
+        #expect(ContinuousClock.now - started < .seconds(10))
+    }
+
     @Test func isConnectedWithPrivateMockBroker() async throws {
         // The address is ignored: the private mock cluster takes over. It has no API to create
         // topics, so this one is created on use.

@@ -126,7 +126,7 @@ let deliveryReportCallback: @convention(c) (OpaquePointer?, UnsafePointer<rd_kaf
         if error.code.isProducerIdentityError { error.isRetriable = true }
         result = .failure(error)
     }
-    producer.state?.resolve(id: id, with: result, generation: producer.generation, at: .now)
+    producer.state?.resolve(id: id, with: result, generation: producer.generation)
 }
 
 /// Served from `rd_kafka_poll` on the producer's queue every `statistics.interval.ms`. Returning
