@@ -685,6 +685,21 @@ def pipeline_backlog(cinema):
     return sum(int(cinema.query(name, "SELECT count(*) FROM outbox")[0][0]) for name in SERVICES[:-1])
 
 
+def wait_for_quiet_consumers(cinema, quiet=2.0, timeout=180):
+    """Until every outbox is empty and no service's inbox has grown for `quiet` seconds: the consumers have caught up
+    with the load before (the seeder reads each table's largest id, so a service still inserting beside it would take
+    the same ids)."""
+    last = {"counts": None, "since": time.monotonic()}
+
+    def quiet_now():
+        counts = [int(cinema.query(name, "SELECT count(*) FROM inbox")[0][0]) for name in SERVICES[:-1]]
+        if counts != last["counts"]:
+            last.update(counts=counts, since=time.monotonic())
+        return pipeline_backlog(cinema) == 0 and time.monotonic() - last["since"] >= quiet
+
+    return wait_until(quiet_now, timeout, 0.5)
+
+
 def section_growth(cinema, report, duration, sizes, movie_id):
     """The view queries and end to end, each size beside the smallest one as baseline: flat as
     data grows reads as a ratio near 1."""
@@ -692,6 +707,8 @@ def section_growth(cinema, report, duration, sizes, movie_id):
     baseline = {}
     size_name = lambda rows: f"{rows:,} rows"
     for rows in sizes:
+        if not wait_for_quiet_consumers(cinema):
+            raise SystemExit("bench: growth: the consumers did not catch up within 180 s before seeding")
         seconds = seeder.grow_to(rows)
         report.notes.append(f"Growth ({cinema.engine}): seeding to {rows:,} movies (each with its reservation, payment, "
                             f"message, view row and inbox rows) took {seconds:.1f} s.")
@@ -941,7 +958,7 @@ def measure_engine(cinema, report, args, duration, concurrencies, bench_bin, eve
         log(name)
         try:
             run()
-        except (SystemExit, subprocess.SubprocessError, OSError, ValueError, KeyError, IndexError) as error:
+        except (SystemExit, subprocess.SubprocessError, OSError, ValueError, KeyError, IndexError, sqlite3.Error) as error:
             log(f"{name} FAILED: {error}")
             report.notes.append(f"Section {name} ({cinema.engine}) FAILED: {str(error)[:300]}")
 
