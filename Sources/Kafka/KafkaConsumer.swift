@@ -19,8 +19,11 @@ public final class KafkaConsumer: Service, Sendable {
     /// Not `queue`: a lag sample must not wait for a poll's timeout.
     private let lagQueue: DispatchQueue
     /// Polled, not yet handed to the application. Kept here rather than in an iterator, so that a message is never
-    /// lost with an iterator dropped early. Refilled only once empty, so no rebalance (served inside a poll) happens
-    /// while it holds messages.
+    /// lost with an iterator dropped early. Refilled only once empty. A rebalance is served inside a poll, so one of a
+    /// trip's later polls can revoke the partition of a message an earlier poll of the same trip brought back: that
+    /// message is still handed out and its offset can no longer be stored, as for a message handed out just before a
+    /// rebalance; the partition's next owner reads it again, and an at-least-once reader (the services' inbox)
+    /// absorbs the repeat.
     private let polled = Mutex(PolledMessages())
 
     /// Throws `KafkaError` with code `.invalidArgument` for a property librdkafka does not know or
