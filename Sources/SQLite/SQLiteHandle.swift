@@ -1,24 +1,28 @@
 import NIOCore
 import SQLiteNIO
+import Synchronization
 import VaporCSQLite
 
 /// One open SQLite connection (the C handle) and its prepared statements. Every call is synchronous.
 ///
-/// This is the module's only `@unchecked Sendable` type. It is sound because:
-/// - one unit of work at a time uses a handle: `DedicatedSQLiteConnection` is reached only through the store's locks
-///   (one writer, one permit per reader), and runs every call on its own serial queue;
-/// - the connection is opened with `SQLITE_OPEN_FULLMUTEX` on a library built thread-safe (`SQLITE_THREADSAFE=1`), so
-///   even a use that broke the rule above could interleave statements but not corrupt memory;
-/// - the statement cache is only touched from inside those calls.
+/// The handle and the statement cache live in a `Mutex`, taken for each call. It is never contended and never waited
+/// on: one unit of work at a time uses a connection (`DedicatedSQLiteConnection` is reached only through the store's
+/// locks, and runs every call on its own serial queue). It is there so that the compiler, not a comment, holds the
+/// handle to one caller at a time; a statement (a commit's fsync included) runs under it because the statement is
+/// the connection's work, not a decision taken beside it.
 ///
 /// The C functions are SQLiteNIO's vendored SQLite (`VaporCSQLite`, its symbols prefixed `sqlite_nio_`): one SQLite
 /// in the binary, built with the options SQLiteNIO chose, and nothing to install. Only this module imports it.
-final class SQLiteHandle: @unchecked Sendable {
-    private var connection: OpaquePointer?
-    /// Prepared once per distinct SQL text and reused (reset after each use): the services run the same few dozen
-    /// statements all day, and SQLite's parser was a visible share of a write's time. Bounded, for a caller that
-    /// builds SQL with literals in it.
-    private var statements: [String: OpaquePointer] = [:]
+final class SQLiteHandle: Sendable {
+    private struct State {
+        var connection: OpaquePointer?
+        /// Prepared once per distinct SQL text and reused (reset after each use): the services run the same few dozen
+        /// statements all day, and SQLite's parser was a visible share of a write's time. Bounded, for a caller that
+        /// builds SQL with literals in it.
+        var statements: [String: OpaquePointer] = [:]
+    }
+
+    private let state: Mutex<State>
     private static let cachedStatementLimit = 256
 
     init(path: String) throws(SQLiteFailure) {
@@ -32,51 +36,59 @@ final class SQLiteHandle: @unchecked Sendable {
             throw failure
         }
         sqlite_nio_sqlite3_extended_result_codes(handle, 1)
-        connection = handle
+        state = Mutex(State(connection: handle))
     }
 
     deinit { close() }
 
     /// Runs one statement with `binds`, handing each result row to `onRow`.
     func execute(_ sql: String, binds: [SQLiteData], onRow: (SQLiteResultRow) -> Void) throws(SQLiteFailure) {
-        guard let connection else { throw SQLiteFailure(code: SQLITE_MISUSE, message: "the connection is closed") }
-        let (statement, cached) = try prepare(sql, on: connection)
-        defer {
-            if cached {
-                sqlite_nio_sqlite3_reset(statement)
-                sqlite_nio_sqlite3_clear_bindings(statement)
-            } else {
-                sqlite_nio_sqlite3_finalize(statement)
+        try state.withLock { state throws(SQLiteFailure) in
+            guard let connection = state.connection else {
+                throw SQLiteFailure(code: SQLITE_MISUSE, message: "the connection is closed")
             }
-        }
-        for (offset, value) in binds.enumerated() {
-            try check(bind(value, at: Int32(offset + 1), of: statement), on: connection)
-        }
-        var columns: SQLiteColumns?
-        while true {
-            let status = sqlite_nio_sqlite3_step(statement)
-            if status == SQLITE_DONE { return }
-            guard status == SQLITE_ROW else { throw SQLiteFailure(code: status, message: Self.message(of: connection)) }
-            let names = columns ?? SQLiteColumns(statement)
-            columns = names
-            var values: [SQLiteData] = []
-            values.reserveCapacity(names.count)
-            for column in 0..<Int32(names.count) { values.append(try value(at: column, of: statement)) }
-            onRow(SQLiteResultRow(columns: names, values: values))
+            let (statement, cached) = try Self.prepare(sql, on: connection, caching: &state.statements)
+            defer {
+                if cached {
+                    sqlite_nio_sqlite3_reset(statement)
+                    sqlite_nio_sqlite3_clear_bindings(statement)
+                } else {
+                    sqlite_nio_sqlite3_finalize(statement)
+                }
+            }
+            for (offset, value) in binds.enumerated() {
+                try Self.check(Self.bind(value, at: Int32(offset + 1), of: statement), on: connection)
+            }
+            var columns: SQLiteColumns?
+            while true {
+                let status = sqlite_nio_sqlite3_step(statement)
+                if status == SQLITE_DONE { return }
+                guard status == SQLITE_ROW else { throw SQLiteFailure(code: status, message: Self.message(of: connection)) }
+                let names = columns ?? SQLiteColumns(statement)
+                columns = names
+                var values: [SQLiteData] = []
+                values.reserveCapacity(names.count)
+                for column in 0..<Int32(names.count) { values.append(try Self.value(at: column, of: statement)) }
+                onRow(SQLiteResultRow(columns: names, values: values))
+            }
         }
     }
 
     /// Finalizes every statement and closes the connection; later calls fail. Safe to call twice.
     func close() {
-        for statement in statements.values { sqlite_nio_sqlite3_finalize(statement) }
-        statements = [:]
-        sqlite_nio_sqlite3_close_v2(connection)
-        connection = nil
+        state.withLock { state in
+            for statement in state.statements.values { sqlite_nio_sqlite3_finalize(statement) }
+            state.statements = [:]
+            sqlite_nio_sqlite3_close_v2(state.connection)
+            state.connection = nil
+        }
     }
 
-    private func prepare(_ sql: String, on connection: OpaquePointer) throws(SQLiteFailure) -> (OpaquePointer, cached: Bool) {
+    private static func prepare(
+        _ sql: String, on connection: OpaquePointer, caching statements: inout [String: OpaquePointer]
+    ) throws(SQLiteFailure) -> (OpaquePointer, cached: Bool) {
         if let statement = statements[sql] { return (statement, true) }
-        let cache = statements.count < Self.cachedStatementLimit
+        let cache = statements.count < cachedStatementLimit
         var statement: OpaquePointer?
         let flags = cache ? UInt32(SQLITE_PREPARE_PERSISTENT) : 0
         let status = sqlite_nio_sqlite3_prepare_v3(connection, sql, -1, flags, &statement, nil)
@@ -90,7 +102,7 @@ final class SQLiteHandle: @unchecked Sendable {
         return (statement, cache)
     }
 
-    private func bind(_ value: SQLiteData, at index: Int32, of statement: OpaquePointer) -> Int32 {
+    private static func bind(_ value: SQLiteData, at index: Int32, of statement: OpaquePointer) -> Int32 {
         switch value {
         case .integer(let integer):
             return sqlite_nio_sqlite3_bind_int64(statement, index, Int64(integer))
@@ -100,7 +112,7 @@ final class SQLiteHandle: @unchecked Sendable {
             // The UTF-8 bytes with their length: a text holding U+0000 is stored whole.
             var text = text
             return text.withUTF8 { bytes in
-                sqlite_nio_sqlite3_bind_text64(statement, index, bytes.baseAddress, UInt64(bytes.count), Self.transient, UInt8(SQLITE_UTF8))
+                sqlite_nio_sqlite3_bind_text64(statement, index, bytes.baseAddress, UInt64(bytes.count), transient, UInt8(SQLITE_UTF8))
             }
         case .blob(let buffer):
             return buffer.withUnsafeReadableBytes { bytes in
@@ -111,7 +123,7 @@ final class SQLiteHandle: @unchecked Sendable {
         }
     }
 
-    private func value(at column: Int32, of statement: OpaquePointer) throws(SQLiteFailure) -> SQLiteData {
+    private static func value(at column: Int32, of statement: OpaquePointer) throws(SQLiteFailure) -> SQLiteData {
         switch sqlite_nio_sqlite3_column_type(statement, column) {
         case SQLITE_INTEGER:
             return .integer(Int(sqlite_nio_sqlite3_column_int64(statement, column)))
@@ -136,7 +148,7 @@ final class SQLiteHandle: @unchecked Sendable {
         }
     }
 
-    private func check(_ status: Int32, on connection: OpaquePointer) throws(SQLiteFailure) {
+    private static func check(_ status: Int32, on connection: OpaquePointer) throws(SQLiteFailure) {
         guard status == SQLITE_OK else { throw SQLiteFailure(code: status, message: Self.message(of: connection)) }
     }
 
