@@ -88,15 +88,26 @@ def wait_until(predicate, timeout, interval=0.05):
     return None
 
 
-def rss_mib(pid):
+def proc_field_mib(path, field):
+    """A `Field:   123 kB` line of a /proc file, in MiB; None if the process is gone."""
     try:
-        with open(f"/proc/{pid}/status") as f:
+        with open(path) as f:
             for line in f:
-                if line.startswith("VmRSS:"):
+                if line.startswith(field + ":"):
                     return int(line.split()[1]) / 1024
     except OSError:
         pass
     return None
+
+
+def rss_mib(pid):
+    return proc_field_mib(f"/proc/{pid}/status", "VmRSS")
+
+
+def private_dirty_mib(pid):
+    """Memory only this process has written (heap, stacks, written data): what it really costs the machine. RSS also
+    counts the clean pages of its binary's code it has touched, which the kernel can drop and read again."""
+    return proc_field_mib(f"/proc/{pid}/smaps_rollup", "Private_Dirty")
 
 
 class Processes:
@@ -523,19 +534,6 @@ def section_kafka(cinema, report, bench_bin, events):
         "needs librdkafka's internal headers), so the baseline is kcat, built on the same librdkafka, producing "
         "from a file with the same idempotence and acks. kcat's time includes connecting; ours counts consuming "
         "from the first message (the group join is excluded).")
-
-
-def private_dirty_mib(pid):
-    """Memory only this process has written (heap, stacks, written data): what it really costs the machine. RSS also
-    counts the clean pages of its binary's code it has touched, which the kernel can drop and read again."""
-    try:
-        with open(f"/proc/{pid}/smaps_rollup") as f:
-            for line in f:
-                if line.startswith("Private_Dirty:"):
-                    return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return None
 
 
 def section_footprint(cinema, report, rss_idle, rss_loaded, dirty_idle=None):
