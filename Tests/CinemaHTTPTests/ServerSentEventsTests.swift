@@ -1,3 +1,4 @@
+import CinemaPolling
 import Foundation
 import HTTPTypes
 import Hummingbird
@@ -120,7 +121,7 @@ import Testing
         }
         try await Application(router: router).test(.live) { client in
             let publisher = Task {
-                while hub.subscriberCount == 0 { try await Task.sleep(for: .milliseconds(10)) }
+                try await waitUntil("the client subscribed") { hub.subscriberCount > 0 }
                 hub.publish(name: "movieview", data: "{\"movieId\":1}")
                 hub.finishAll()
             }

@@ -1,6 +1,7 @@
 import CinemaEvents
 import CinemaJSON
 import CinemaKit
+import CinemaPolling
 import Foundation
 import Kafka
 import Logging
@@ -77,7 +78,7 @@ import Testing
             // Known to the inboxes by its position, which a replay keeps.
             #expect(letter.headers.value(forKey: MessageHeader.messageId) == "cinema-0-0")
             // The event after it was applied.
-            try await pollUntil { try await counterValue(store) == 1 }
+            try await waitUntil("the event applied", timeout: .seconds(20)) { try await counterValue(store) == 1 }
             group.cancelAll()
         }
         await store.close()
@@ -100,10 +101,10 @@ import Testing
             group.addTask { try await source.run() }
             group.addTask { try await service.run() }
             try await produce(producer, ["this is not json", Self.confirmed])
-            try await pollUntil { publisher.attempts.withLock { $0 } >= 3 }
+            try await waitUntil("three publish attempts", timeout: .seconds(20)) { publisher.attempts.withLock { $0 } >= 3 }
             #expect(try await counterValue(store) == 0)
             publisher.isAvailable.withLock { $0 = true }
-            try await pollUntil { try await counterValue(store) == 1 }
+            try await waitUntil("the event applied", timeout: .seconds(20)) { try await counterValue(store) == 1 }
             #expect(publisher.published.withLock { $0 } == 1)
             group.cancelAll()
         }
@@ -122,17 +123,5 @@ import Testing
             guard isAvailable.withLock({ $0 }) else { throw Unavailable() }
             published.withLock { $0 += 1 }
         }
-    }
-}
-
-/// Polls `condition` every 20 ms until it holds; fails after `timeout`.
-func pollUntil(timeout: Duration = .seconds(20), _ condition: () async throws -> Bool) async throws {
-    let deadline = ContinuousClock.now + timeout
-    while try await !condition() {
-        guard ContinuousClock.now < deadline else {
-            Issue.record("condition not met within \(timeout)")
-            return
-        }
-        try await Task.sleep(for: .milliseconds(20))
     }
 }

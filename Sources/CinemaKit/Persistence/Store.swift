@@ -19,9 +19,9 @@ public protocol Store: Sendable {
     ) async throws -> Result
 
     /// Runs `body`, which runs exactly one statement, outside any transaction: one statement alone is atomic and
-    /// reads one snapshot, so it needs no `BEGIN`/`COMMIT` (on SQLite two round trips to its thread pool of the three
-    /// a `read` makes). For the hot single-row reads (`GET` of one item); anything that runs more statements must use
-    /// `read`, whose statements agree with each other.
+    /// reads one snapshot, so it needs no `BEGIN`/`COMMIT` (two statements of the three a `read` makes). For the hot
+    /// single-row reads (`GET` of one item); anything that runs more statements must use `read`, whose statements agree
+    /// with each other.
     func readSingleStatement<Result: Sendable>(
         _ body: @Sendable (any SQLDatabase) async throws -> Result
     ) async throws -> Result
